@@ -1,0 +1,225 @@
+"""The ``unlearn-bench`` command: run, validate, plugins, results, leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .errors import UserError, did_you_mean
+
+DEFAULT_RESULTS = Path("results")
+DEFAULT_LEADERBOARD = Path("leaderboard")
+
+
+def _echo(message: str) -> None:
+    print(message, flush=True)
+
+
+def _suite_shape(suite) -> str:
+    sizes = [len(suite.datasets), len(suite.tasks), len(suite.models), len(suite.methods), len(suite.doc.seeds)]
+    names = ["dataset", "task", "model", "method", "seed"]
+    grid = " × ".join(f"{n} {name}{'s' if n != 1 else ''}" for n, name in zip(sizes, names))
+    total = 1
+    for n in sizes:
+        total *= n
+    return f"{grid} = {total} cells"
+
+
+def cmd_validate(args) -> int:
+    from .plan import expand
+    from .suite import load_suite
+
+    suite = load_suite(args.suite, args.set)
+    cells = expand(suite)
+    _echo(f"{args.suite}: valid suite '{suite.name}' ({_suite_shape(suite)}; hash {suite.hash[:12]})")
+    _echo("metrics: " + ", ".join(f"{m.id} (vs {m.entry.reference})" for m in suite.metrics))
+    if args.verbose:
+        for cell in cells:
+            _echo(f"  {cell.id}  {cell.key[:12]}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .artefacts import ArtefactStore
+    from .environment import pick_device
+    from .leaderboard import write_leaderboards
+    from .paths import cache_dir
+    from .results import ResultStore
+    from .runner import Runner
+    from .suite import load_suite
+
+    suite = load_suite(args.suite, args.set)
+    device = pick_device(args.device)
+    results = ResultStore(args.results)
+    artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
+    runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet, echo=_echo)
+    todo = runner.pending(args.force, args.retry_failed)
+    _echo(
+        f"suite '{suite.name}': {_suite_shape(suite)}; {len(runner.cells) - len(todo)} up to date, "
+        f"{len(todo)} to run on {device}"
+    )
+    try:
+        summary = runner.run(args.force, args.retry_failed)
+    except KeyboardInterrupt:
+        _echo(f"interrupted: finished cells are saved in {results.suite_dir(suite.name)}; run again to resume")
+        return 130
+    if not args.no_leaderboard:
+        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name])
+        path = Path(args.leaderboard) / f"{suite.name}.md"
+        _echo(f"leaderboard: {path} ({'updated' if changed else 'unchanged'})")
+    _echo(f"done: {summary.finished} ran, {summary.skipped} up to date, {len(summary.failed)} failed")
+    if summary.failed:
+        _echo(
+            "failed cells: " + ", ".join(summary.failed) + " (see `unlearn-bench results --failed`; "
+            "rerun them with --retry-failed)"
+        )
+        return 1
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    from .params import describe
+    from .plugins import KINDS, get_plugins
+
+    plugins = get_plugins()
+    if args.name:
+        found = [(kind, cls) for kind in KINDS for cls in plugins.registry(kind) if cls.name == args.name]
+        if not found:
+            names = [cls.name for kind in KINDS for cls in plugins.registry(kind)]
+            raise UserError(f"nothing is registered as '{args.name}'{did_you_mean(args.name, names)}")
+        for kind, cls in found:
+            p = cls.provenance
+            _echo(f"{kind} '{cls.name}' from plugin '{p.plugin}' ({p.distribution or 'unpackaged'} {p.version or ''})")
+            _echo(f"  {cls.summary()}")
+            rows = describe(cls.Params)
+            if rows:
+                _echo(tabulate(rows, headers=["parameter", "type", "default", "help"], tablefmt="simple"))
+        return 0
+    registered: dict[str, list[str]] = {}
+    for kind in KINDS:
+        for cls in plugins.registry(kind):
+            registered.setdefault(cls.provenance.plugin, []).append(f"{kind} {cls.name}")
+    rows = []
+    for name, _ in sorted(plugins.manager.list_name_plugin()):
+        dist, version = plugins.distributions.get(name, (None, None))
+        rows.append(
+            [name, dist or "-", version or "-", ", ".join(plugins.hooks_of(name)), ", ".join(registered.get(name, []))]
+        )
+    _echo(tabulate(rows, headers=["plugin", "distribution", "version", "hooks", "registers"], tablefmt="simple"))
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .results import ResultStore
+
+    store = ResultStore(args.results)
+    suites = [args.suite] if args.suite else store.suites()
+    if not suites:
+        _echo(f"no results under {store.root}")
+        return 0
+    for name in suites:
+        rows = store.rows(name)
+        if args.failed:
+            rows = [r for r in rows if r["status"] != "ok"]
+        table = []
+        for r in rows:
+            metrics = ", ".join(f"{m['metric']}/{m['split']}={m['value']:.4g}" for m in r["metrics"])
+            detail = metrics if r["status"] == "ok" else f"{r['error']['type']}: {r['error']['message']}"
+            table.append([r["cell"]["id"], r["status"], f"{r['wall_time_s']:.1f}", detail])
+        _echo(f"suite '{name}' ({store.suite_dir(name)}): {len(rows)} rows")
+        if table:
+            _echo(
+                tabulate(
+                    table,
+                    headers=["cell", "status", "seconds", "metrics / error"],
+                    tablefmt="simple",
+                    maxcolwidths=[None, None, None, 90],
+                )
+            )
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from .leaderboard import write_leaderboards
+    from .results import ResultStore
+
+    store = ResultStore(args.results)
+    try:
+        changed, unchanged = write_leaderboards(store, args.out, args.suites or None, check=args.check)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    if args.check:
+        for path in changed:
+            _echo(f"stale: {path} (regenerate with `unlearn-bench leaderboard --results {store.root}`)")
+        _echo(f"{len(unchanged)} leaderboards up to date, {len(changed)} stale")
+        return 1 if changed else 0
+    for path in changed:
+        _echo(f"wrote {path}")
+    _echo(f"{len(changed)} written, {len(unchanged)} unchanged")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unlearn-bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def suite_args(p):
+        p.add_argument("suite", help="the suite's YAML file")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a suite value, e.g. --set methods.realistic-i2i.params.retain.epochs=2",
+        )
+
+    p = sub.add_parser("run", help="run a suite, resuming where it stopped")
+    suite_args(p)
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="result store (default: results)")
+    p.add_argument("--cache", type=Path, help="artefact cache (default: $UNLEARN_BENCH_CACHE/artefacts)")
+    p.add_argument("--leaderboard", type=Path, default=DEFAULT_LEADERBOARD, help="where the leaderboard goes")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not write the suite's leaderboard")
+    p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--force", action="store_true", help="rerun every cell, even those with results")
+    p.add_argument("--retry-failed", action="store_true", help="rerun the cells that failed before")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("validate", help="check a suite completely without running it")
+    suite_args(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="list the cells and their keys")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("plugins", help="list the loaded plugins, or describe one registered name")
+    p.add_argument("name", nargs="?", help="a registered dataset, task, model, method, attack or metric")
+    p.set_defaults(handler=cmd_plugins)
+
+    p = sub.add_parser("results", help="show stored results")
+    p.add_argument("suite", nargs="?", help="suite name (default: all)")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--failed", action="store_true", help="only failed cells, with their reasons")
+    p.set_defaults(handler=cmd_results)
+
+    p = sub.add_parser("leaderboard", help="write Markdown leaderboards from stored results")
+    p.add_argument("suites", nargs="*", help="suite names (default: every suite with results)")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--out", type=Path, default=DEFAULT_LEADERBOARD)
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a leaderboard is stale")
+    p.set_defaults(handler=cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"unlearn-bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""What a method or attack gets to work with: data, device, seeded randomness, training, and a trace."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import torch
+
+from .data import Batch, SplitData
+from .models import I2IModel
+from .progress import progress
+from .training import OptimizerConfig, TrainRecipe, check_loss, make_optimizer, step
+
+T = TypeVar("T")
+
+
+class RunContext:
+    """Shared by methods (``Method.unlearn``) and attacks (``Attack.attack_model``).
+
+    - ``batches(part, batch_size)`` / ``endless(part, batch_size)``: degraded data on ``device``; parts are
+      ``forget``, ``retain`` and ``train`` (their union).
+    - ``generator()``: a fresh torch generator; the n-th call in a run always gets the same seed.
+    - ``fit(model, part)``: the harness's training loop with the suite's recipe.
+    - ``new_model()``: a freshly initialised model of the suite's architecture.
+    - ``original``: a frozen copy of the model the run started from (θ0).
+    - ``retrained_model()``: the model trained from scratch on the retain set (cached and shared).
+    - ``log(series, **values)`` appends a point to a trace series; ``record(**values)`` adds summary values. Both
+      go into the result row.
+    """
+
+    def __init__(
+        self,
+        data: SplitData,
+        *,
+        seed: int,
+        recipe: TrainRecipe,
+        new_model: Callable[[], I2IModel],
+        original: I2IModel | None = None,
+        retrained_model: Callable[[], I2IModel] | None = None,
+        show_progress: bool = True,
+    ):
+        self.data = data
+        self.device = data.device
+        self.seed = seed
+        self.recipe = recipe
+        self._new_model = new_model
+        self.original = original
+        self._retrained_model = retrained_model
+        self.show_progress = show_progress
+        self._generators = 0
+        self.trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.summary: dict[str, Any] = {}
+
+    def generator(self) -> torch.Generator:
+        self._generators += 1
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self._generators)
+
+    def batches(self, part: str, batch_size: int, shuffle: bool = True) -> Iterator[Batch]:
+        return self.data.batches(part, batch_size, shuffle=shuffle, generator=self.generator() if shuffle else None)
+
+    def endless(self, part: str, batch_size: int) -> Iterator[Batch]:
+        return self.data.endless(part, batch_size, self.generator())
+
+    def new_model(self) -> I2IModel:
+        return self._new_model().to(self.device)
+
+    def retrained_model(self) -> I2IModel:
+        if self._retrained_model is None:
+            raise RuntimeError("no retrained model is available in this context")
+        return self._retrained_model()
+
+    def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
+        return progress(iterable, desc=desc, total=total, enabled=self.show_progress)
+
+    def log(self, series: str, **values: Any) -> None:
+        self.trace[series].append(values)
+
+    def record(self, **values: Any) -> None:
+        self.summary.update(values)
+
+    def fit(
+        self,
+        model: I2IModel,
+        part: str,
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        optimizer: OptimizerConfig | None = None,
+        series: str | None = None,
+        desc: str = "train",
+    ) -> I2IModel:
+        """Train ``model`` on ``part`` by gradient descent on its training loss (defaults: the suite's recipe).
+
+        With ``series`` the mean loss of each epoch is logged to that trace series.
+        """
+        epochs = epochs or self.recipe.epochs
+        batch_size = batch_size or self.recipe.batch_size
+        optimizer_config = optimizer or self.recipe.optimizer
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        opt = make_optimizer(parameters, optimizer_config)
+        model.train()
+        steps_per_epoch = -(-self.data.size(part) // batch_size)
+        bar = progress(total=epochs * steps_per_epoch, desc=desc, enabled=self.show_progress)
+        global_step = 0
+        with bar:
+            for epoch in range(epochs):
+                total = torch.zeros((), device=self.device)
+                for batch in self.batches(part, batch_size):
+                    loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
+                    step(opt, loss, optimizer_config, parameters)
+                    total += loss.detach()
+                    global_step += 1
+                    bar.update()
+                mean = check_loss(total / steps_per_epoch, desc, global_step)
+                bar.set_postfix(loss=f"{mean:.4g}")
+                if series:
+                    self.log(series, epoch=epoch, loss=mean)
+        model.eval()
+        return model

@@ -1,0 +1,84 @@
+"""Batches of degraded images for each part of a split, on the run's device, with every read counted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from .datasets import ImageData
+from .splits import Split
+from .tasks import Task
+
+
+class Batch(NamedTuple):
+    inputs: torch.Tensor  # degraded images T(x)
+    mask: torch.Tensor  # 1 where pixels must be restored
+    targets: torch.Tensor  # clean images x
+    labels: torch.Tensor
+
+
+class SplitData:
+    """The data side of a run: ``batches('forget' | 'retain' | 'train' | 'eval/<part>', ...)``.
+
+    ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
+    marks forget images this way). ``reads`` counts the images served per part, so tests can prove, for example,
+    that a method never read the forget set.
+    """
+
+    def __init__(
+        self,
+        data: ImageData,
+        split: Split,
+        task: Task,
+        device: torch.device,
+        transforms: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    ):
+        self.data = data
+        self.split = split
+        self.task = task
+        self.device = device
+        self.transforms = transforms or {}
+        self.reads: Counter[str] = Counter()
+
+    def _subset(self, part: str) -> Subset:
+        if part.startswith("eval/"):
+            name = part.removeprefix("eval/")
+            if name not in self.split.evaluate:
+                raise KeyError(f"this split has no evaluation part '{name}'")
+            source, indices = self.split.evaluate[name]
+            return Subset(self.data.train if source == "train" else self.data.test, indices)
+        if part not in self.split.train:
+            raise KeyError(f"unknown training part '{part}'")
+        return Subset(self.data.train, self.split.train[part])
+
+    def size(self, part: str) -> int:
+        return len(self._subset(part))
+
+    @property
+    def eval_parts(self) -> list[str]:
+        return list(self.split.evaluate)
+
+    def batches(
+        self, part: str, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[Batch]:
+        """One pass over ``part``."""
+        loader = DataLoader(self._subset(part), batch_size=batch_size, shuffle=shuffle, generator=generator)
+        transform = self.transforms.get(part) or self.transforms.get(part.removeprefix("eval/"))
+        for images, labels in loader:
+            self.reads[part] += len(images)
+            images = images.to(self.device, non_blocking=True)
+            if transform is not None:
+                images = transform(images)
+            inputs, mask = self.task.degrade(images)
+            yield Batch(inputs, mask, images, labels.to(self.device, non_blocking=True))
+
+    def endless(self, part: str, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
+        """Shuffled batches of ``part`` without end, for loops counted in iterations rather than epochs."""
+        if self.size(part) == 0:
+            raise ValueError(f"part '{part}' is empty")
+        while True:
+            yield from self.batches(part, batch_size, shuffle=True, generator=generator)

@@ -1,0 +1,168 @@
+"""Markdown leaderboards, built from the result store and nothing else.
+
+One table per ``leaderboard.tables`` entry of the suite (or one per dataset × task × model when the suite names
+none): methods as rows; metrics × evaluation splits as columns, with an arrow for the better direction; mean ± std
+over the seeds that finished. The paper's reported numbers, when the suite carries them, follow in a table of their
+own, so that they are never mistaken for ours.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from .paths import atomic_write_bytes
+from .results import ResultStore
+
+SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
+AXES = ("dataset", "task", "model")
+
+
+def format_values(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {statistics.stdev(values):.2g}"
+
+
+def _default_tables(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    axes = manifest["axes"]
+    tables = []
+    for dataset in axes["dataset"]:
+        for task in axes["task"]:
+            for model in axes["model"]:
+                tables.append(
+                    {
+                        "id": f"{dataset['id']}-{task['id']}-{model['id']}",
+                        "title": f"{dataset['label']} · {task['label']} · {model['label']}",
+                        "caption": None,
+                        "where": {"dataset": dataset["id"], "task": task["id"], "model": model["id"]},
+                        "metrics": None,
+                        "splits": ["retain", "forget"],
+                        "paper": None,
+                    }
+                )
+    return tables
+
+
+def _column_heading(metric: dict[str, Any], split: str) -> str:
+    arrow = "↑" if metric["higher_is_better"] else "↓"
+    reference = "" if metric["reference"] == "ground-truth" else f" vs {metric['reference']}"
+    return f"{metric['display_name']}{reference} {arrow} {SPLIT_LABELS[split]}"
+
+
+def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes: list[str]) -> str:
+    metrics = {m["id"]: m for m in manifest["metrics"]}
+    chosen = [metrics[i] for i in table["metrics"]] if table["metrics"] else list(metrics.values())
+    columns = [(m, split) for m in chosen for split in table["splits"]]
+    labels = {axis: {a["id"]: a["label"] for a in manifest["axes"][axis]} for axis in manifest["axes"]}
+    cells = [c for c in manifest["cells"] if all(c[axis] == v for axis, v in table["where"].items())]
+    # Axes the table does not pin and that vary become part of the row label.
+    varying = [a for a in AXES if a not in table["where"] and len({c[a] for c in cells}) > 1]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for cell in cells:
+        groups[(cell["method"], *(cell[a] for a in varying))].append(cell)
+    method_order = [m["id"] for m in manifest["axes"]["method"]]
+    body = []
+    for group in sorted(groups, key=lambda g: (method_order.index(g[0]), g[1:])):
+        planned = groups[group]
+        found = [rows[c["id"]] for c in planned if c["id"] in rows]
+        ok = [r for r in found if r["status"] == "ok"]
+        for r in found:
+            if r["status"] != "ok":
+                footnotes.append(f"`{r['cell']['id']}` failed: {r['error']['type']}: {r['error']['message']}")
+        label = " · ".join([labels["method"][group[0]], *(labels[a][v] for a, v in zip(varying, group[1:]))])
+        line = [label]
+        for metric, split in columns:
+            values = [
+                m["value"] for r in ok for m in r["metrics"] if m["metric"] == metric["id"] and m["split"] == split
+            ]
+            line.append(format_values(values))
+        failed = len(found) - len(ok)
+        line.append(f"{len(ok)}/{len(planned)}" + (f" ({failed} failed)" if failed else ""))
+        body.append(line)
+    headers = ["Method", *(_column_heading(m, s) for m, s in columns), "Seeds"]
+    return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _render_paper(paper: dict) -> str:
+    body = [[label, *("—" if v is None else f"{v:g}" for v in values)] for label, values in paper["rows"].items()]
+    return tabulate(body, headers=["Method", *paper["columns"]], tablefmt="github", disable_numparse=True)
+
+
+def _provenance(rows: list[dict]) -> str:
+    versions = sorted({r["environment"]["packages"]["unlearn-bench"] or "?" for r in rows})
+    torch_versions = sorted({r["environment"]["packages"]["torch"] or "?" for r in rows})
+    commits = sorted({(r["environment"]["git"] or {}).get("commit", "?")[:10] for r in rows})
+    devices = sorted({f"{r['environment']['device']['type']} ({r['environment']['device']['name']})" for r in rows})
+    return (
+        f"Produced by unlearn-bench {', '.join(versions)} with torch {', '.join(torch_versions)} "
+        f"at commit {', '.join(commits)} on {', '.join(devices)}."
+    )
+
+
+def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]]) -> str:
+    """The Markdown leaderboard of one suite, from its manifest and result rows."""
+    planned = {c["id"]: c["key"] for c in manifest["cells"]}
+    rows = {r["cell"]["id"]: r for r in all_rows if planned.get(r["cell"]["id"]) == r["cell"]["key"]}
+    out = [
+        f"<!-- Generated by `unlearn-bench leaderboard` from the results of suite '{manifest['name']}'. "
+        "Do not edit. -->",
+        f"# {manifest['name']}",
+        "",
+    ]
+    if manifest["description"]:
+        out += [manifest["description"].strip(), ""]
+    out += [
+        f"Suite `{manifest['file']}` (hash `{manifest['hash'][:12]}`), seeds {manifest['seeds']}. "
+        f"{len(rows)} of {len(planned)} cells have results. "
+        "↑ higher is better, ↓ lower is better; D_R = retain set, D_F = forget set, D_U = unseen classes; "
+        "values are mean ± standard deviation over seeds; metrics compare with the ground truth unless a column "
+        "says 'vs' another model's outputs.",
+        "",
+    ]
+    for table in manifest["tables"] or _default_tables(manifest):
+        footnotes: list[str] = []
+        out += [f"## {table['title'] or table['id']}", ""]
+        if table["caption"]:
+            out += [table["caption"].strip(), ""]
+        out += [_render_table(table, manifest, rows, footnotes), ""]
+        out += [f"- {note}" for note in footnotes] + ([""] if footnotes else [])
+        if table["paper"]:
+            paper = table["paper"]
+            out += [f"**Reported in {paper['source']}** (the paper's numbers, not ours):", ""]
+            if paper.get("note"):
+                out += [paper["note"].strip(), ""]
+            out += [_render_paper(paper), ""]
+    if rows:
+        out += [_provenance(list(rows.values())), ""]
+    return "\n".join(out)
+
+
+def write_leaderboards(
+    store: ResultStore, out_dir: Path, suites: list[str] | None = None, check: bool = False
+) -> tuple[list[Path], list[Path]]:
+    """Render the leaderboards of ``suites`` (default: every suite in the store) into ``out_dir``.
+
+    Returns (changed, unchanged) paths. With ``check`` nothing is written: changed files are the stale ones.
+    """
+    changed, unchanged = [], []
+    for name in suites if suites is not None else store.suites():
+        manifest = store.manifest(name)
+        if manifest is None:
+            raise FileNotFoundError(f"no results for suite '{name}' under {store.root}")
+        text = render(manifest, store.rows(name))
+        path = Path(out_dir) / f"{name}.md"
+        if path.is_file() and path.read_text() == text:
+            unchanged.append(path)
+            continue
+        changed.append(path)
+        if not check:
+            atomic_write_bytes(path, text.encode())
+    return changed, unchanged

@@ -1,0 +1,142 @@
+"""A suite expands into cells: dataset × task × model × method × seed.
+
+Each cell names the upstream artefacts it needs (the original model, the attack model, the retrained model) by
+content key: the hash of everything that determines them. Cells that share an upstream artefact share its key,
+so it is built once; a cell whose configuration did not change keeps its key, so it is not run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import unlearn_bench
+
+from .params import to_dict
+from .suite import Component, Suite, stable_hash
+
+
+@dataclasses.dataclass
+class Cell:
+    id: str
+    key: str
+    seed: int
+    dataset: Component
+    task: Component
+    model: Component
+    method: Component
+    metrics: list[Component]
+    attack: Component | None
+    keys: dict[str, str | None]  # artefact kind → content key
+    config: dict[str, Any]  # the cell's full resolved configuration
+
+    @property
+    def axes(self) -> dict[str, str]:
+        return {"dataset": self.dataset.id, "task": self.task.id, "model": self.model.id, "method": self.method.id}
+
+    @property
+    def start_kind(self) -> str:
+        return "attack" if self.attack is not None else "original"
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _dataset_config(dataset: Component) -> dict[str, Any]:
+    config = dataset.config()
+    for name in dataset.cls.location_params:
+        config["params"].pop(name, None)
+    config["split"] = to_dict(dataset.entry.split)
+    return config
+
+
+def _model_config(model: Component) -> dict[str, Any]:
+    config = model.config()
+    config["train"] = to_dict(model.entry.train)
+    checkpoint = model.entry.checkpoint
+    if checkpoint is not None:
+        config["checkpoint"] = {"path": str(Path(checkpoint).resolve()), "sha256": _file_sha256(checkpoint)}
+    return config
+
+
+def _slug(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "__".join(parts))
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """All cells of the suite, in a stable order (methods vary fastest, then seeds)."""
+    harness = unlearn_bench.__version__
+    attack_config = suite.attack.config() if suite.attack else None
+    metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference} for m in suite.metrics]
+    cells = []
+    for dataset in suite.datasets:
+        data_config = _dataset_config(dataset)
+        for task in suite.tasks:
+            for model in suite.models:
+                model_config = _model_config(model)
+                for seed in suite.doc.seeds:
+                    upstream = {
+                        "data": data_config,
+                        "task": task.config(),
+                        "model": model_config,
+                        "seed": seed,
+                        "harness": harness,
+                    }
+                    original = stable_hash({"artefact": "original", **upstream})
+                    retrained = stable_hash(
+                        {
+                            "artefact": "retrained",
+                            **upstream,
+                            "model": {k: v for k, v in model_config.items() if k != "checkpoint"},
+                        }
+                    )
+                    attack = (
+                        stable_hash({"artefact": "attack", "from": original, "attack": attack_config})
+                        if attack_config
+                        else None
+                    )
+                    start = attack or original
+                    for method in suite.methods:
+                        method_config = method.config()
+                        unlearned = stable_hash(
+                            {
+                                "artefact": "unlearned",
+                                "from": start,
+                                "retrained": retrained,
+                                "method": method_config,
+                                "seed": seed,
+                                "harness": harness,
+                            }
+                        )
+                        config = {
+                            **upstream,
+                            "attack": attack_config,
+                            "method": method_config,
+                            "metrics": metric_configs,
+                            "evaluate": to_dict(suite.doc.evaluate),
+                        }
+                        keys = {"original": original, "attack": attack, "retrained": retrained, "unlearned": unlearned}
+                        cells.append(
+                            Cell(
+                                id=_slug(dataset.id, task.id, model.id, method.id, f"seed{seed}"),
+                                key=stable_hash({"unlearned": unlearned, "config": config}),
+                                seed=seed,
+                                dataset=dataset,
+                                task=task,
+                                model=model,
+                                method=method,
+                                metrics=suite.metrics,
+                                attack=suite.attack,
+                                keys=keys,
+                                config=config,
+                            )
+                        )
+    return cells

@@ -1,0 +1,183 @@
+"""The plugin manager: entry-point discovery, validated registries, provenance.
+
+Built-in plugins are ordinary entry points of the ``unlearn-bench`` distribution; nothing here special-cases them.
+Two environment variables control loading:
+
+- ``UNLEARN_BENCH_PLUGINS``: comma-separated entry-point names to load, and no others (empty: load none);
+- ``UNLEARN_BENCH_BLOCK_PLUGINS``: comma-separated entry-point names never to load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import re
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .attacks import Attack
+from .component import Provenance
+from .datasets import Dataset
+from .errors import UserError, did_you_mean
+from .methods import Method
+from .metrics import Metric
+from .models import I2IModel
+from .params import Where
+from .tasks import Task
+
+GROUP = "unlearn_bench"
+ALLOW_ENV = "UNLEARN_BENCH_PLUGINS"
+BLOCK_ENV = "UNLEARN_BENCH_BLOCK_PLUGINS"
+
+KINDS: dict[str, tuple[str, type, tuple[str, ...]]] = {
+    # kind: (hook, base class, methods a subclass must override)
+    "dataset": ("register_datasets", Dataset, ("load",)),
+    "task": ("register_tasks", Task, ("degrade",)),
+    "model": ("register_models", I2IModel, ("encode", "decode")),
+    "method": ("register_methods", Method, ("unlearn",)),
+    "attack": ("register_attacks", Attack, ()),
+    "metric": ("register_metrics", Metric, ("update", "compute")),
+}
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class PluginError(UserError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class Registry:
+    """The classes of one kind, by name."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        _, self.base, self.required = KINDS[kind]
+        self._classes: dict[str, type] = {}
+
+    def add(self, cls: Any, provenance: Provenance) -> None:
+        who = f"plugin '{provenance.plugin}'"
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise PluginError(
+                f"{who} registered {cls!r} as a {self.kind}; expected a subclass of "
+                f"{self.base.__module__}.{self.base.__qualname__}"
+            )
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise PluginError(
+                f"{who}: {cls.__qualname__}.name must be a lower-case name such as 'my-method', got {name!r}"
+            )
+        if name in self._classes:
+            other = self._classes[name].provenance
+            raise PluginError(f"{self.kind} '{name}' is registered twice: by plugin '{other.plugin}' and by {who}")
+        if not dataclasses.is_dataclass(cls.Params):
+            raise PluginError(f"{who}: {cls.__qualname__}.Params must be a dataclass")
+        missing = [m for m in self.required if getattr(cls, m) is getattr(self.base, m)]
+        if missing:
+            raise PluginError(f"{who}: {self.kind} '{name}' does not implement {', '.join(missing)}")
+        if self.kind == "metric":
+            if not isinstance(cls.__dict__.get("higher_is_better", getattr(cls, "higher_is_better", None)), bool):
+                raise PluginError(f"{who}: metric '{name}' must declare higher_is_better = True or False")
+            if not isinstance(getattr(cls, "display_name", None), str):
+                raise PluginError(f"{who}: metric '{name}' must declare display_name, its column heading")
+        cls.provenance = provenance
+        self._classes[name] = cls
+
+    def get(self, name: str, where: Where | None = None) -> type:
+        try:
+            return self._classes[name]
+        except KeyError:
+            message = f"unknown {self.kind} '{name}'{did_you_mean(name, self._classes)}"
+            raise (where.error(message) if where else UserError(message)) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def __iter__(self):
+        return iter(self._classes[name] for name in self.names())
+
+
+class Plugins:
+    """A plugin manager plus the registries its plugins fill."""
+
+    def __init__(self):
+        self.manager = pluggy.PluginManager(GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        self.distributions: dict[str, tuple[str | None, str | None]] = {}
+        self._registries: dict[str, Registry] | None = None
+
+    def register(self, plugin: Any, name: str, distribution: str | None = None, version: str | None = None) -> None:
+        try:
+            self.manager.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise PluginError(f"plugin '{name}' could not be registered: {exc}") from None
+        self.distributions[name] = (distribution, version)
+        self._registries = None
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+        self.distributions.pop(name, None)
+        self._registries = None
+
+    def load_entry_points(self) -> None:
+        allow = os.environ.get(ALLOW_ENV)
+        allowed = None if allow is None else {n.strip() for n in allow.split(",") if n.strip()}
+        blocked = {n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()}
+        for ep in importlib.metadata.entry_points(group=GROUP):
+            if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+                continue
+            if self.manager.has_plugin(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist else None
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"entry point '{ep.name}' ({ep.value}) of distribution {dist or '?'} failed to import: "
+                    f"{type(exc).__name__}: {exc}. Uninstall it or block it with {BLOCK_ENV}={ep.name}"
+                ) from None
+            self.register(module, ep.name, dist, ep.dist.version if ep.dist else None)
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{exc} (hooks are: {', '.join(KINDS[k][0] for k in KINDS)})") from None
+
+    @property
+    def registries(self) -> dict[str, Registry]:
+        if self._registries is None:
+            registries = {kind: Registry(kind) for kind in KINDS}
+            for kind, (hook_name, _, _) in KINDS.items():
+                for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+                    dist, version = self.distributions.get(impl.plugin_name, (None, None))
+                    provenance = Provenance(impl.plugin_name, dist, version)
+                    impl.function(register=lambda cls, p=provenance, r=registries[kind]: r.add(cls, p))
+            self._registries = registries
+        return self._registries
+
+    def registry(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    def hooks_of(self, name: str) -> list[str]:
+        plugin = self.manager.get_plugin(name)
+        return sorted(h.name for h in self.manager.get_hookcallers(plugin) or [])
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin manager, with entry points loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        plugins = Plugins()
+        plugins.load_entry_points()
+        _plugins = plugins
+    return _plugins
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins (tests use this after changing the environment)."""
+    global _plugins
+    _plugins = None

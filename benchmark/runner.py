@@ -1,0 +1,278 @@
+"""Runs the cells of a suite in this process, building each upstream artefact once.
+
+A cell that fails (an exception, a diverging loss, a failed upstream artefact) is recorded as failed with its
+reason and the suite goes on. Each finished cell is written at once, atomically, so an interrupted run loses
+nothing already finished, and the next run resumes with the cells still missing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .artefacts import ArtefactStore, load_checkpoint
+from .context import RunContext
+from .data import SplitData
+from .datasets import ImageData
+from .environment import environment
+from .errors import CellFailed
+from .evaluate import evaluate
+from .models import I2IModel, frozen_copy
+from .params import to_dict
+from .plan import Cell, expand
+from .progress import progress
+from .results import ResultStore
+from .splits import Split, make_split
+from .suite import Suite
+
+ROW_SCHEMA = 1
+
+
+@dataclasses.dataclass
+class RunSummary:
+    planned: int = 0
+    skipped: int = 0
+    finished: int = 0
+    failed: list[str] = dataclasses.field(default_factory=list)
+
+
+def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
+    """What the leaderboard needs besides the rows."""
+    return {
+        "name": suite.name,
+        "file": str(suite.file),
+        "hash": suite.hash,
+        "description": suite.doc.description,
+        "suite": suite.data,
+        "axes": {
+            kind: [{"id": c.id, "label": c.label} for c in getattr(suite, f"{kind}s")]
+            for kind in ("dataset", "task", "model", "method")
+        },
+        "metrics": [
+            {
+                "id": m.id,
+                "display_name": m.cls.display_name,
+                "higher_is_better": m.cls.higher_is_better,
+                "reference": m.entry.reference,
+            }
+            for m in suite.metrics
+        ],
+        "seeds": suite.doc.seeds,
+        "tables": to_dict(suite.doc.leaderboard.tables),
+        "cells": [{"id": c.id, "key": c.key, "seed": c.seed, **c.axes} for c in cells],
+    }
+
+
+class Runner:
+    def __init__(
+        self,
+        suite: Suite,
+        results: ResultStore,
+        artefacts: ArtefactStore,
+        device: torch.device,
+        show_progress: bool = True,
+        echo: Callable[[str], None] = print,
+    ):
+        self.suite = suite
+        self.results = results
+        self.artefacts = artefacts
+        self.device = device
+        self.show_progress = show_progress
+        self.echo = echo
+        self.cells = expand(suite)
+        self._images: dict[str, ImageData] = {}
+        self._splits: dict[tuple[str, int], Split] = {}
+        self._models: OrderedDict[str, tuple[I2IModel, dict]] = OrderedDict()
+        self._failed: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------------------ scheduling
+
+    def pending(self, force: bool = False, retry_failed: bool = False) -> list[Cell]:
+        todo = []
+        for cell in self.cells:
+            row = None if force else self.results.read(self.suite.name, cell.id)
+            if row is None or row["cell"]["key"] != cell.key or (retry_failed and row["status"] != "ok"):
+                todo.append(cell)
+        return todo
+
+    def run(self, force: bool = False, retry_failed: bool = False) -> RunSummary:
+        todo = self.pending(force, retry_failed)
+        summary = RunSummary(planned=len(self.cells), skipped=len(self.cells) - len(todo))
+        self.results.write_manifest(self.suite.name, manifest(self.suite, self.cells))
+        if not todo:
+            return summary
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with progress(todo, desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress) as bar:
+            for cell in bar:
+                bar.set_postfix_str(cell.id)
+                row = self.run_cell(cell)
+                self.results.write(self.suite.name, row)
+                if row["status"] == "ok":
+                    summary.finished += 1
+                else:
+                    summary.failed.append(cell.id)
+                    tqdm.write(f"cell {cell.id} failed: {row['error']['message']}")
+        return summary
+
+    # ----------------------------------------------------------------------------------------------- cells
+
+    def run_cell(self, cell: Cell) -> dict[str, Any]:
+        started = datetime.datetime.now(datetime.timezone.utc)
+        clock = time.perf_counter()
+        row: dict[str, Any] = {
+            "schema": ROW_SCHEMA,
+            "suite": {"name": self.suite.name, "file": str(self.suite.file), "hash": self.suite.hash},
+            "cell": {"id": cell.id, "key": cell.key, "axes": cell.axes, "labels": {"method": cell.method.label}},
+            "seed": cell.seed,
+            "config": cell.config,
+            "artefacts": cell.keys,
+            "status": "ok",
+            "error": None,
+            "metrics": [],
+            "audit": None,
+            "method": None,
+        }
+        try:
+            model, meta = self.unlearned(cell)
+            row["method"] = meta
+            data = self.split_data(cell)
+            references = {name: self.model(cell, name)[0] for name in self.references(cell)}
+            evaluate_clock = time.perf_counter()
+            row["metrics"] = evaluate(
+                model, data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
+            )
+            if cell.attack is not None:
+                row["audit"] = cell.attack.build().audit(model, self.context(cell, data))
+            row["evaluate_s"] = time.perf_counter() - evaluate_clock
+        except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the suite
+            row["status"] = "failed"
+            row["error"] = {
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exc(limit=-8),
+            }
+        row["environment"] = environment(self.device)
+        row["started_at"] = started.isoformat(timespec="seconds")
+        row["wall_time_s"] = time.perf_counter() - clock
+        return row
+
+    @staticmethod
+    def references(cell: Cell) -> set[str]:
+        return {m.entry.reference for m in cell.metrics} - {"ground-truth"}
+
+    # ------------------------------------------------------------------------------------------- data side
+
+    def images(self, cell: Cell) -> ImageData:
+        if cell.dataset.id not in self._images:
+            self._images[cell.dataset.id] = cell.dataset.build().load()
+        return self._images[cell.dataset.id]
+
+    def split_data(self, cell: Cell) -> SplitData:
+        images = self.images(cell)
+        if (cell.dataset.id, cell.seed) not in self._splits:
+            self._splits[cell.dataset.id, cell.seed] = make_split(cell.dataset.entry.split, images, cell.seed)
+        split = self._splits[cell.dataset.id, cell.seed]
+        transforms = {}
+        if cell.attack is not None:
+            attack = cell.attack.build()
+            transforms = {"forget": attack.poison, "eval/forget": attack.poison}
+        return SplitData(images, split, cell.task.build(), self.device, transforms)
+
+    def new_model(self, cell: Cell) -> I2IModel:
+        """A freshly initialised model; the same seed gives the same initial weights."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cell.seed)
+            model = cell.model.build(self.images(cell).shape)
+        return model.to(self.device)
+
+    def context(self, cell: Cell, data: SplitData, original: I2IModel | None = None) -> RunContext:
+        return RunContext(
+            data,
+            seed=cell.seed,
+            recipe=cell.model.entry.train,
+            new_model=lambda: self.new_model(cell),
+            original=original,
+            retrained_model=lambda: self.model(cell, "retrained")[0],
+            show_progress=self.show_progress,
+        )
+
+    # --------------------------------------------------------------------------------------- artefact side
+
+    def model(self, cell: Cell, kind: str) -> tuple[I2IModel, dict]:
+        """The upstream model ``kind`` of ``cell`` (original, attack, retrained, unlearned), built at most once."""
+        key = cell.keys[kind]
+        if key in self._failed:
+            raise CellFailed(f"the {kind} model could not be built: {self._failed[key]}")
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        if self.artefacts.exists(kind, key):
+            state, meta = self.artefacts.load(kind, key)
+            model = self.new_model(cell)
+            model.load_state_dict(state)
+            model.eval()
+        else:
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(cell.seed)
+                    model, meta = getattr(self, f"_build_{kind}")(cell)
+            except Exception as exc:
+                self._failed[key] = f"{type(exc).__name__}: {exc}"
+                raise
+            model.eval()
+            self.artefacts.save(kind, key, model, meta)
+        self._models[key] = (model, meta)
+        while len(self._models) > 6:
+            self._models.popitem(last=False)
+        return model, meta
+
+    def unlearned(self, cell: Cell) -> tuple[I2IModel, dict]:
+        return self.model(cell, "unlearned")
+
+    def _build_original(self, cell: Cell) -> tuple[I2IModel, dict]:
+        model = self.new_model(cell)
+        if cell.model.entry.checkpoint is not None:
+            model.load_state_dict(load_checkpoint(cell.model.entry.checkpoint))
+            return model, {"source": "checkpoint"}
+        data = self.split_data(cell)
+        ctx = self.context(cell, data)
+        ctx.fit(model, "train", series="train", desc=f"train original ({cell.model.id})")
+        return model, {"source": "trained", "trace": dict(ctx.trace), "reads": dict(data.reads)}
+
+    def _build_retrained(self, cell: Cell) -> tuple[I2IModel, dict]:
+        model = self.new_model(cell)
+        data = self.split_data(cell)
+        ctx = self.context(cell, data)
+        ctx.fit(model, "retain", series="train", desc=f"retrain on D_R ({cell.model.id})")
+        return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(data.reads)}
+
+    def _build_attack(self, cell: Cell) -> tuple[I2IModel, dict]:
+        original = copy.deepcopy(self.model(cell, "original")[0])
+        data = self.split_data(cell)
+        ctx = self.context(cell, data, original=frozen_copy(original))
+        model = cell.attack.build().attack_model(original, ctx)
+        return model, {"trace": dict(ctx.trace), "summary": ctx.summary, "reads": dict(data.reads)}
+
+    def _build_unlearned(self, cell: Cell) -> tuple[I2IModel, dict]:
+        start = copy.deepcopy(self.model(cell, cell.start_kind)[0])
+        data = self.split_data(cell)
+        ctx = self.context(cell, data, original=frozen_copy(start))
+        clock = time.perf_counter()
+        model = cell.method.build().unlearn(start, ctx)
+        if not isinstance(model, I2IModel):
+            raise CellFailed(f"method '{cell.method.name}' returned {type(model).__name__}, not a model")
+        return model, {
+            "summary": ctx.summary,
+            "trace": dict(ctx.trace),
+            "reads": dict(data.reads),
+            "unlearn_s": time.perf_counter() - clock,
+        }

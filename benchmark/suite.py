@@ -1,0 +1,414 @@
+"""Suites: YAML files that declare a grid of datasets, tasks, models, methods, metrics and seeds.
+
+Loading is ``yaml.safe_load`` only (a suite can never execute code), then ``include:`` files are merged
+underneath, ``${VAR}`` / ``${VAR:-default}`` are taken from the environment, and ``--set key=value`` overrides are
+applied. Every error names the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError, UserError, did_you_mean
+from .params import Where, parse, to_dict
+from .plugins import get_plugins
+from .splits import SplitConfig
+from .training import TrainRecipe
+
+SUITE_VERSION = 1
+AXES = ("dataset", "task", "model", "method")
+
+
+# ----------------------------------------------------------------------------------------------- the schema
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Entry:
+    """A plugin used by the suite: its registered ``name``, an ``id`` unique on its axis, a ``label`` for tables."""
+
+    name: str
+    id: str | None = None
+    label: str | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatasetEntry(Entry):
+    split: SplitConfig
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelEntry(Entry):
+    train: TrainRecipe = dataclasses.field(default_factory=TrainRecipe)
+    checkpoint: str | None = dataclasses.field(
+        default=None, metadata={"help": "load the original model from this file instead of training it"}
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MetricEntry(Entry):
+    reference: Literal["ground-truth", "original", "attack", "retrained"] = "ground-truth"
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperTable:
+    """Numbers a paper reports, shown beside ours (never mixed into them)."""
+
+    source: str
+    columns: list[str]
+    rows: dict[str, list[float | None]]
+    note: str | None = None
+
+    def __post_init__(self):
+        for label, values in self.rows.items():
+            if len(values) != len(self.columns):
+                raise ValueError(f"paper row '{label}' has {len(values)} values for {len(self.columns)} columns")
+
+
+@dataclasses.dataclass(frozen=True)
+class TableConfig:
+    """One leaderboard table: methods as rows, metrics × evaluation splits as columns."""
+
+    id: str
+    title: str | None = None
+    caption: str | None = None
+    where: dict[str, str] = dataclasses.field(
+        default_factory=dict, metadata={"help": "axis → id filter, e.g. {dataset: fmnist-20}"}
+    )
+    metrics: list[str] | None = dataclasses.field(default=None, metadata={"help": "metric ids; default all"})
+    splits: list[Literal["retain", "forget", "unseen"]] = dataclasses.field(
+        default_factory=lambda: ["retain", "forget"]
+    )
+    paper: PaperTable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaderboardConfig:
+    tables: list[TableConfig] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    batch_size: int = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteDoc:
+    version: int
+    name: str
+    datasets: list[DatasetEntry]
+    tasks: list[Entry]
+    models: list[ModelEntry]
+    methods: list[Entry]
+    metrics: list[MetricEntry]
+    description: str = ""
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    attack: Entry | None = None
+    evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
+    leaderboard: LeaderboardConfig = dataclasses.field(default_factory=LeaderboardConfig)
+
+
+# ------------------------------------------------------------------------------------------ resolved suite
+
+
+@dataclasses.dataclass
+class Component:
+    """An entry with its plugin class and parsed parameters."""
+
+    kind: str
+    id: str
+    label: str
+    cls: type
+    params: Any
+    entry: Entry
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def config(self) -> dict[str, Any]:
+        """What determines this component's behaviour: recorded with results and hashed into cache keys."""
+        provenance = self.cls.provenance
+        return {
+            "name": self.name,
+            "params": to_dict(self.params),
+            "plugin": provenance.as_dict() if provenance else None,
+        }
+
+    def build(self, *args: Any):
+        return self.cls(self.params, *args)
+
+
+@dataclasses.dataclass
+class Suite:
+    file: Path
+    doc: SuiteDoc
+    data: dict[str, Any]  # the merged YAML, as validated
+    datasets: list[Component]
+    tasks: list[Component]
+    models: list[Component]
+    methods: list[Component]
+    metrics: list[Component]
+    attack: Component | None
+
+    @property
+    def name(self) -> str:
+        return self.doc.name
+
+    @property
+    def hash(self) -> str:
+        return stable_hash(self.data)
+
+
+def stable_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------- loading
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Origins:
+    """Which file each key path came from (the last file that set it wins)."""
+
+    def __init__(self):
+        self.files: dict[tuple, str] = {}
+
+    def mark(self, value: Any, file: str, path: tuple = ()) -> None:
+        self.files[path] = file
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.mark(v, file, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.mark(v, file, (*path, i))
+
+    def file_of(self, path: tuple) -> str | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.files:
+                return self.files[path[:end]]
+        return None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+
+
+def _merge(base: Any, top: Any) -> Any:
+    if isinstance(base, dict) and isinstance(top, dict):
+        merged = dict(base)
+        for key, value in top.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return top
+
+
+def _load(path: Path, origins: _Origins, stack: tuple[Path, ...]) -> dict:
+    path = path.resolve()
+    if path in stack:
+        chain = " → ".join(str(p) for p in (*stack, path))
+        raise ConfigError(f"include cycle: {chain}", file=str(stack[-1]), key="include")
+    doc = _read_yaml(path)
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"expected a mapping at the top level, got {type(doc).__name__}", file=str(path))
+    includes = doc.pop("include", [])
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise ConfigError("expected a file name or a list of file names", file=str(path), key="include")
+    merged: dict = {}
+    for include in includes:
+        merged = _merge(merged, _load(path.parent / include, origins, (*stack, path)))
+    origins.mark(doc, str(path))
+    return _merge(merged, doc)
+
+
+def _interpolate(value: Any, where: Where) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, where / k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, where / i) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise where.error(f"environment variable {name} is not set (write ${{{name}:-default}} for a default)")
+
+    return _ENV.sub(substitute, value)
+
+
+def _set(data: dict, assignment: str, origins: _Origins) -> None:
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"expected KEY=VALUE, got '{assignment}'", file="--set")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    node: Any = data
+    path: list[str | int] = []
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if part.isdigit() and int(part) < len(node):
+                index = int(part)
+            else:
+                matches = [
+                    j for j, v in enumerate(node) if isinstance(v, dict) and part in (v.get("id"), v.get("name"))
+                ]
+                if len(matches) != 1:
+                    raise ConfigError(
+                        f"'{part}' is neither an index nor the id of exactly one item", file="--set", key=key
+                    )
+                index = matches[0]
+            path.append(index)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            path.append(part)
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ConfigError("cannot set a key inside a scalar value", file="--set", key=key)
+    origins.mark(value, "--set", tuple(path))
+
+
+def load_suite(path: str | Path, overrides: list[str] = ()) -> Suite:
+    """Read, merge, interpolate and validate a suite. Raises :class:`ConfigError` on any problem."""
+    path = Path(path)
+    origins = _Origins()
+    data = _load(path, origins, ())
+    for assignment in overrides:
+        _set(data, assignment, origins)
+    root = Where((), origins.file_of)
+    data = _interpolate(data, root)
+    doc = parse(SuiteDoc, data, root)
+    return _resolve(path, doc, data, root)
+
+
+def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
+    if doc.version != SUITE_VERSION:
+        raise (root / "version").error(f"expected {SUITE_VERSION}, the only suite version this release reads")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", doc.name):
+        raise (root / "name").error("expected a name of letters, digits, '.', '_' and '-' (it names folders)")
+    if not doc.seeds or len(set(doc.seeds)) != len(doc.seeds):
+        raise (root / "seeds").error("expected a non-empty list of distinct integers")
+    plugins = get_plugins()
+
+    def resolve(kind: str, entry: Entry, where: Where) -> Component:
+        cls = plugins.registry(kind).get(entry.name, where / "name")
+        params = parse(cls.Params, entry.params, where / "params")
+        ident = entry.id or entry.name
+        return Component(kind, ident, entry.label or ident, cls, params, entry)
+
+    axes: dict[str, list[Component]] = {}
+    for kind, key in (
+        ("dataset", "datasets"),
+        ("task", "tasks"),
+        ("model", "models"),
+        ("method", "methods"),
+        ("metric", "metrics"),
+    ):
+        entries = getattr(doc, key)
+        if not entries:
+            raise (root / key).error(f"expected at least one {kind}")
+        components = [resolve(kind, e, root / key / i) for i, e in enumerate(entries)]
+        seen: dict[str, int] = {}
+        for i, c in enumerate(components):
+            if c.id in seen:
+                raise (root / key / i).error(
+                    f"{kind} id '{c.id}' is used twice (items {seen[c.id]} and {i}); give one of them an 'id'"
+                )
+            seen[c.id] = i
+        axes[key] = components
+    attack = resolve("attack", doc.attack, root / "attack") if doc.attack else None
+    suite = Suite(
+        path, doc, data, axes["datasets"], axes["tasks"], axes["models"], axes["methods"], axes["metrics"], attack
+    )
+    _check_references(suite, root)
+    _check_tables(suite, root)
+    _check_files(suite, root)
+    return suite
+
+
+def _check_references(suite: Suite, root: Where) -> None:
+    for i, metric in enumerate(suite.metrics):
+        if metric.entry.reference == "attack" and suite.attack is None:
+            raise (root / "metrics" / i / "reference").error(
+                "reference 'attack' needs an 'attack' in the suite; use ground-truth, original or retrained"
+            )
+
+
+def _check_tables(suite: Suite, root: Where) -> None:
+    ids = {
+        "dataset": [c.id for c in suite.datasets],
+        "task": [c.id for c in suite.tasks],
+        "model": [c.id for c in suite.models],
+        "method": [c.id for c in suite.methods],
+    }
+    metric_ids = [m.id for m in suite.metrics]
+    has_unseen = any(d.entry.split.unseen_classes for d in suite.datasets)
+    seen_tables: set[str] = set()
+    for t, table in enumerate(suite.doc.leaderboard.tables):
+        where = root / "leaderboard" / "tables" / t
+        if table.id in seen_tables:
+            raise (where / "id").error(f"table id '{table.id}' is used twice")
+        seen_tables.add(table.id)
+        for axis, value in table.where.items():
+            if axis not in ids:
+                raise (where / "where" / axis).error(f"expected one of the axes {', '.join(ids)}")
+            if value not in ids[axis]:
+                raise (where / "where" / axis).error(f"no {axis} has id '{value}'{did_you_mean(value, ids[axis])}")
+        for m, metric in enumerate(table.metrics or ()):
+            if metric not in metric_ids:
+                raise (where / "metrics" / m).error(f"no metric has id '{metric}'{did_you_mean(metric, metric_ids)}")
+        if "unseen" in table.splits and not has_unseen:
+            raise (where / "splits").error("'unseen' needs unseen_classes in a dataset's split")
+
+
+def _check_files(suite: Suite, root: Where) -> None:
+    for i, dataset in enumerate(suite.datasets):
+        try:
+            dataset.build().check()
+        except UserError as exc:  # the plugin's own message says what layout it expected
+            raise (root / "datasets" / i / "params").error(str(exc)) from None
+    for i, model in enumerate(suite.models):
+        checkpoint = model.entry.checkpoint
+        if checkpoint is not None and not Path(checkpoint).is_file():
+            raise (root / "models" / i / "checkpoint").error(
+                f"no checkpoint file at {checkpoint} (expected a state_dict saved with torch.save)"
+            )

@@ -1,0 +1,1 @@
+"""The built-in plugins of unlearn-bench, each registered through the ``unlearn_bench`` entry-point group."""
