@@ -1,0 +1,90 @@
+"""The example third-party package, installed with pip, is found through its entry point and runs in a suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUN = """
+import sys
+sys.path.insert(0, {tests!r})
+import tiny
+tiny.register_tiny()
+from unlearn_bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT / "examples" / "unlearn-bench-example"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def cli(installed, *args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(installed), "UNLEARN_BENCH_CACHE": str(cwd / "cache")}
+    script = RUN.format(tests=str(Path(__file__).parent))
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_example_plugin_is_listed_with_its_distribution(installed, tmp_path):
+    out = cli(installed, "plugins", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("weight-noise"))
+    assert "unlearn-bench-example" in line and "0.1.0" in line and "register_methods" in line
+    detail = cli(installed, "plugins", "weight-noise", cwd=tmp_path)
+    assert "scale" in detail.stdout and "unlearn-bench-example" in detail.stdout
+
+
+def test_example_method_runs_in_a_suite(installed, tmp_path):
+    import tiny
+
+    text = tiny.SUITE.replace(
+        "  - {name: retrain}\n", "  - {name: retrain}\n  - {name: weight-noise, params: {scale: 0.3}}\n"
+    )
+    path = tiny.write_suite(tmp_path, text=text)
+    out = cli(
+        installed,
+        "run",
+        str(path),
+        "--results",
+        "res",
+        "--leaderboard",
+        "lb",
+        "--quiet",
+        "--set",
+        "seeds=[0]",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    board = (tmp_path / "lb" / "tiny.md").read_text()
+    line = next(line for line in board.splitlines() if line.startswith("| weight-noise"))
+    assert "1/1" in line and "—" not in line
+
+
+def test_blocking_the_entry_point_removes_the_method(installed, tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_BENCH_BLOCK_PLUGINS", "weight-noise")
+    out = cli(installed, "plugins", cwd=tmp_path)
+    assert out.returncode == 0 and "weight-noise" not in out.stdout

@@ -1,0 +1,99 @@
+"""Leaderboards: built from results alone, with mean ± std, failures, paper numbers and staleness checks."""
+
+from __future__ import annotations
+
+import statistics
+
+from unlearn_bench.cli import main
+from unlearn_bench.leaderboard import format_values, render
+from unlearn_bench.results import ResultStore
+
+PAPER = """
+leaderboard:
+  tables:
+    - id: main
+      title: The main table
+      caption: A caption.
+      metrics: [psnr]
+      paper:
+        source: Some et al. 2025, Table 9
+        columns: [FID D_R, FID D_F]
+        rows: {Realistic-I2I: [1.5, null]}
+"""
+
+
+def run(tiny, tmp_path, extra=PAPER, *args):
+    path = tiny.write_suite(tmp_path, extra)
+    code = main(
+        [
+            "run",
+            str(path),
+            "--results",
+            str(tmp_path / "results"),
+            "--leaderboard",
+            str(tmp_path / "lb"),
+            "--quiet",
+            *args,
+        ]
+    )
+    return path, code
+
+
+def test_format_values():
+    assert format_values([]) == "—"
+    assert format_values([1.23456]) == "1.235"
+    assert format_values([1.0, 2.0]) == f"1.5 ± {statistics.stdev([1.0, 2.0]):.2g}"
+
+
+def test_leaderboard_from_a_run(tiny, tmp_path):
+    _, code = run(tiny, tmp_path)
+    assert code == 0
+    text = (tmp_path / "lb" / "tiny.md").read_text()
+    store = ResultStore(tmp_path / "results")
+    rows = store.rows("tiny")
+    # The Realistic-I2I row shows the mean ± std of PSNR on D_F over both seeds, from the stored rows.
+    values = [
+        m["value"]
+        for r in rows
+        if r["cell"]["axes"]["method"] == "realistic-i2i"
+        for m in r["metrics"]
+        if m["metric"] == "psnr" and m["split"] == "forget"
+    ]
+    assert len(values) == 2
+    line = next(line for line in text.splitlines() if line.startswith("| Realistic-I2I"))
+    assert format_values(values) in line and line.rstrip().endswith("2/2     |")
+    assert "| Method" in text and "PSNR ↑ D_R" in text and "PSNR ↑ D_F" in text and "MSE" not in text
+    assert "**Reported in Some et al. 2025, Table 9**" in text and "| Realistic-I2I | 1.5       | —" in text
+    assert render(store.manifest("tiny"), rows) == text
+
+
+def test_check_detects_stale_and_failed_cells_are_footnoted(tiny, tmp_path, capsys):
+    run(tiny, tmp_path)
+    check = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb"), "--check"]
+    assert main(check) == 0
+    board = tmp_path / "lb" / "tiny.md"
+    board.write_text(board.read_text().replace("2/2", "1/2"))
+    assert main(check) == 1
+    assert "stale" in capsys.readouterr().out
+    assert main(check[:-1]) == 0 and main(check) == 0
+
+    text = tiny.SUITE.replace("  - {name: retrain}\n", "  - {name: retrain}\n  - {name: explode}\n")
+    path = tiny.write_suite(tmp_path, PAPER, text=text)
+    code = main(
+        ["run", str(path), "--results", str(tmp_path / "results"), "--leaderboard", str(tmp_path / "lb"), "--quiet"]
+    )
+    assert code == 1
+    board_text = board.read_text()
+    assert "0/2 (2 failed)" in board_text
+    assert "`tiny__hole__ae__explode__seed0` failed: RuntimeError: boom" in board_text
+
+
+def test_rows_of_an_old_configuration_are_left_out(tiny, tmp_path):
+    path, _ = run(tiny, tmp_path)
+    store = ResultStore(tmp_path / "results")
+    manifest = store.manifest("tiny")
+    manifest["cells"] = [{**c, "key": "changed"} if c["method"] == "realistic-i2i" else c for c in manifest["cells"]]
+    text = render(manifest, store.rows("tiny"))
+    line = next(line for line in text.splitlines() if line.startswith("| Realistic-I2I"))
+    assert "—" in line and "0/2" in line
+    assert "4 of 6 cells have results" in text

@@ -1,0 +1,55 @@
+"""The quickstart suite end to end on the real Fashion-MNIST files, at a reduced scale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from unlearn_bench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+SMALL = [
+    "datasets.fmnist.split.train_per_class=40",
+    "datasets.fmnist.split.test_per_class=10",
+    "models.ae.train.epochs=1",
+    "methods.realistic-i2i.params.ascent.iterations=3",
+    "seeds=[0]",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
+)
+def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
+    from unlearn_bench.plugins import reset_plugins
+
+    reset_plugins()
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    args = [
+        "run",
+        str(ROOT / "suites" / "quickstart.yaml"),
+        "--results",
+        str(tmp_path / "results"),
+        "--leaderboard",
+        str(tmp_path / "lb"),
+        "--quiet",
+        *sum((["--set", s] for s in SMALL), []),
+    ]
+    assert main(args) == 0
+    board = (tmp_path / "lb" / "quickstart.md").read_text()
+    for label in ("No unlearning", "Retrained (gold standard)", "Realistic-I2I"):
+        line = next(line for line in board.splitlines() if line.startswith(f"| {label}"))
+        assert "1/1" in line and "—" not in line
+    rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / "quickstart" / "cells").glob("*.json")]
+    assert len(rows) == 3
+    row = rows[0]
+    assert row["config"]["data"]["split"]["train_per_class"] == 40
+    assert row["environment"]["packages"]["torch"] and row["suite"]["hash"]
+    assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in row["metrics"])
+    capsys.readouterr()
+    assert main(args) == 0  # nothing left to do
+    assert "0 ran, 3 up to date" in capsys.readouterr().out
