@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,13 +24,21 @@ def _version(package: str) -> str | None:
 
 @functools.cache
 def git_revision() -> dict[str, Any] | None:
-    """The revision of the git checkout the run started in, and whether it had uncommitted changes."""
+    """The revision of the unlearn-bench checkout that is running, and whether it had uncommitted changes.
+
+    None when unlearn-bench runs from an installed package rather than from a git checkout.
+    """
+    source = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=source)
         if head.returncode != 0:
             return None
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=source,
         )
         return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.TimeoutExpired):

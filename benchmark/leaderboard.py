@@ -99,11 +99,10 @@ def _render_paper(paper: dict) -> str:
 def _provenance(rows: list[dict]) -> str:
     versions = sorted({r["environment"]["packages"]["unlearn-bench"] or "?" for r in rows})
     torch_versions = sorted({r["environment"]["packages"]["torch"] or "?" for r in rows})
-    commits = sorted({(r["environment"]["git"] or {}).get("commit", "?")[:10] for r in rows})
     devices = sorted({f"{r['environment']['device']['type']} ({r['environment']['device']['name']})" for r in rows})
     return (
         f"Produced by unlearn-bench {', '.join(versions)} with torch {', '.join(torch_versions)} "
-        f"at commit {', '.join(commits)} on {', '.join(devices)}."
+        f"on {', '.join(devices)}; each result row records its git revision."
     )
 
 
