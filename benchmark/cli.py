@@ -55,7 +55,7 @@ def cmd_run(args) -> int:
     device = pick_device(args.device)
     results = ResultStore(args.results)
     artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
-    runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet, echo=_echo)
+    runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet)
     todo = runner.pending(args.force, args.retry_failed)
     _echo(
         f"suite '{suite.name}': {_suite_shape(suite)}; {len(runner.cells) - len(todo)} up to date, "

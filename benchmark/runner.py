@@ -13,7 +13,6 @@ import datetime
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -80,14 +79,12 @@ class Runner:
         artefacts: ArtefactStore,
         device: torch.device,
         show_progress: bool = True,
-        echo: Callable[[str], None] = print,
     ):
         self.suite = suite
         self.results = results
         self.artefacts = artefacts
         self.device = device
         self.show_progress = show_progress
-        self.echo = echo
         self.cells = expand(suite)
         self._images: dict[str, ImageData] = {}
         self._splits: dict[tuple[str, int], Split] = {}

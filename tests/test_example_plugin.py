@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ sys.exit(main(sys.argv[1:]))
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
+    # Build from a copy: pip writes build/ and *.egg-info next to the sources.
+    source = shutil.copytree(ROOT / "examples" / "unlearn-bench-example", tmp_path_factory.mktemp("src") / "example")
     subprocess.run(
         [
             sys.executable,
@@ -35,7 +38,7 @@ def installed(tmp_path_factory):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(ROOT / "examples" / "unlearn-bench-example"),
+            str(source),
         ],
         check=True,
         capture_output=True,
