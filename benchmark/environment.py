@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from .errors import UserError
+
 PACKAGES = ("unlearn-bench", "torch", "torchvision", "pluggy", "numpy")
 
 
@@ -69,7 +71,17 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def pick_device(requested: str | None) -> torch.device:
-    """``requested`` if given, else CUDA when available, else the CPU."""
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``requested`` if given, else CUDA when available, else the CPU. A device that is not there is a UserError."""
+    if not requested:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise UserError(f"--device: '{requested}' is not a torch device (expected cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise UserError(f"--device: '{requested}' is not available here ({count} CUDA devices)")
+    elif device.type != "cpu":
+        raise UserError(f"--device: '{requested}' is not supported (expected cpu, cuda or cuda:N)")
+    return device

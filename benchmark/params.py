@@ -99,6 +99,8 @@ def coerce(value: Any, tp: Any, where: Where) -> Any:
         items = [coerce(v, args[0], where / i) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
+        if value is None:  # an empty YAML key ('params:') is an empty mapping
+            return {}
         if not isinstance(value, Mapping):
             raise where.error(f"expected a mapping, got {value!r}")
         key_type, value_type = typing.get_args(tp)
@@ -164,16 +166,24 @@ def to_dict(params: Any) -> Any:
     return params
 
 
-def describe(cls: type) -> list[tuple[str, str, Any, str]]:
-    """(name, type, default, help) for each parameter: the reference shown by ``unlearn-bench plugins``."""
+def describe(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) for each parameter, nested ones as dotted names: the reference shown by
+    ``unlearn-bench plugins NAME``. ``defaults`` is the enclosing field's default instance, whose values win over
+    the nested class's own defaults."""
     hints = typing.get_type_hints(cls)
     rows = []
     for field in dataclasses.fields(cls):
-        if field.default is not dataclasses.MISSING:
+        if defaults is not None:
+            default = getattr(defaults, field.name)
+        elif field.default is not dataclasses.MISSING:
             default = field.default
         elif field.default_factory is not dataclasses.MISSING:
-            default = to_dict(field.default_factory())
+            default = field.default_factory()
         else:
             default = "(required)"
-        rows.append((field.name, _type_name(hints[field.name]), to_dict(default), field.metadata.get("help", "")))
+        name = prefix + field.name
+        if dataclasses.is_dataclass(hints[field.name]):
+            rows += describe(hints[field.name], f"{name}.", default if dataclasses.is_dataclass(default) else None)
+            continue
+        rows.append((name, _type_name(hints[field.name]), to_dict(default), field.metadata.get("help", "")))
     return rows

@@ -42,7 +42,7 @@ KINDS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     "metric": ("register_metrics", Metric, ("update", "compute")),
 }
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 class PluginError(UserError):
@@ -65,7 +65,7 @@ class Registry:
                 f"{self.base.__module__}.{self.base.__qualname__}"
             )
         name = getattr(cls, "name", None)
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise PluginError(
                 f"{who}: {cls.__qualname__}.name must be a lower-case name such as 'my-method', got {name!r}"
             )
@@ -78,7 +78,7 @@ class Registry:
         if missing:
             raise PluginError(f"{who}: {self.kind} '{name}' does not implement {', '.join(missing)}")
         if self.kind == "metric":
-            if not isinstance(cls.__dict__.get("higher_is_better", getattr(cls, "higher_is_better", None)), bool):
+            if not isinstance(getattr(cls, "higher_is_better", None), bool):
                 raise PluginError(f"{who}: metric '{name}' must declare higher_is_better = True or False")
             if not isinstance(getattr(cls, "display_name", None), str):
                 raise PluginError(f"{who}: metric '{name}' must declare display_name, its column heading")
@@ -115,6 +115,14 @@ class Plugins:
             raise PluginError(f"plugin '{name}' could not be registered: {exc}") from None
         self.distributions[name] = (distribution, version)
         self._registries = None
+        self._check_hook_names()
+
+    def _check_hook_names(self) -> None:
+        """A misspelled hook is an error, not a hook that is silently never called."""
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{exc} (hooks are: {', '.join(KINDS[k][0] for k in KINDS)})") from None
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
@@ -139,10 +147,6 @@ class Plugins:
                     f"{type(exc).__name__}: {exc}. Uninstall it or block it with {BLOCK_ENV}={ep.name}"
                 ) from None
             self.register(module, ep.name, dist, ep.dist.version if ep.dist else None)
-        try:
-            self.manager.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"{exc} (hooks are: {', '.join(KINDS[k][0] for k in KINDS)})") from None
 
     @property
     def registries(self) -> dict[str, Registry]:

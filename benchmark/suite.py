@@ -185,6 +185,9 @@ class _Origins:
         self.files: dict[tuple, str] = {}
 
     def mark(self, value: Any, file: str, path: tuple = ()) -> None:
+        if not isinstance(value, dict):
+            # A list or scalar replaces whatever was there: forget the origins of the old items below it.
+            self.files = {p: f for p, f in self.files.items() if p[: len(path)] != path or len(p) == len(path)}
         self.files[path] = file
         if isinstance(value, dict):
             for k, v in value.items():
@@ -263,6 +266,14 @@ def _interpolate(value: Any, where: Where) -> Any:
             return default
         raise where.error(f"environment variable {name} is not set (write ${{{name}:-default}} for a default)")
 
+    whole = _ENV.fullmatch(value)
+    if whole:
+        # A value that is exactly one ${...} takes the type YAML gives it: ${BATCH:-8} is the integer 8.
+        text = substitute(whole)
+        try:
+            return yaml.safe_load(text) if text else text
+        except yaml.YAMLError:
+            return text
     return _ENV.sub(substitute, value)
 
 
@@ -284,7 +295,7 @@ def _set(data: dict, assignment: str, origins: _Origins) -> None:
                 index = int(part)
             else:
                 matches = [
-                    j for j, v in enumerate(node) if isinstance(v, dict) and part in (v.get("id"), v.get("name"))
+                    j for j, v in enumerate(node) if isinstance(v, dict) and part == (v.get("id") or v.get("name"))
                 ]
                 if len(matches) != 1:
                     raise ConfigError(
@@ -301,7 +312,10 @@ def _set(data: dict, assignment: str, origins: _Origins) -> None:
             if last:
                 node[part] = value
             else:
-                node = node.setdefault(part, {})
+                if part not in node:
+                    node[part] = {}
+                    origins.files[tuple(path)] = "--set"
+                node = node[part]
         else:
             raise ConfigError("cannot set a key inside a scalar value", file="--set", key=key)
     origins.mark(value, "--set", tuple(path))
@@ -323,7 +337,7 @@ def load_suite(path: str | Path, overrides: list[str] = ()) -> Suite:
 def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
     if doc.version != SUITE_VERSION:
         raise (root / "version").error(f"expected {SUITE_VERSION}, the only suite version this release reads")
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", doc.name):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", doc.name):
         raise (root / "name").error("expected a name of letters, digits, '.', '_' and '-' (it names folders)")
     if not doc.seeds or len(set(doc.seeds)) != len(doc.seeds):
         raise (root / "seeds").error("expected a non-empty list of distinct integers")

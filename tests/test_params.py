@@ -343,10 +343,11 @@ def test_where_key_formatting():
 
 def test_describe_lists_name_type_default_and_help():
     rows = {name: (tp, default, help) for name, tp, default, help in describe(Ascent)}
-    assert list(rows) == ["iterations", "optimizer", "threshold", "patience"]
+    # Nested dataclasses are listed field by field, under dotted names, with their own defaults.
+    assert list(rows) == ["iterations", "optimizer.name", "optimizer.lr", "optimizer.betas", "threshold", "patience"]
     assert rows["iterations"] == ("an integer", 20, "K, the number of ascent steps")
-    # default_factory defaults are shown as plain data, not as a dataclass repr
-    assert rows["optimizer"] == ("a mapping", {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.999]}, "")
+    assert rows["optimizer.name"] == ("'sgd' or 'adam'", "adam", "")
+    assert rows["optimizer.betas"][1] == [0.9, 0.999]
     assert rows["threshold"] == ("a number or null", None, "")
     assert rows["patience"] == ("an integer or null", None, "")
 

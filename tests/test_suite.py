@@ -1,0 +1,655 @@
+"""Loading suites: includes, interpolation, ``--set`` overrides and the checks that name file and key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.plugins import ALLOW_ENV, BLOCK_ENV, reset_plugins
+from unlearn_bench.suite import load_suite
+
+REPO = Path(__file__).resolve().parents[1]
+FMNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+SYSTEM_FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True)
+def builtin_plugins(monkeypatch):
+    """Only the built-in plugins, loaded afresh; the global manager is forgotten afterwards."""
+    monkeypatch.delenv(ALLOW_ENV, raising=False)
+    monkeypatch.delenv(BLOCK_ENV, raising=False)
+    monkeypatch.delenv("FASHION_MNIST_ROOT", raising=False)
+    reset_plugins()
+    yield
+    reset_plugins()
+
+
+@pytest.fixture
+def data_root(tmp_path) -> Path:
+    """A folder with the four Fashion-MNIST file names (``check()`` only looks for them)."""
+    root = tmp_path / "fmnist"
+    root.mkdir()
+    for name in FMNIST_FILES:
+        (root / name).touch()
+    return root
+
+
+def base_doc(root: Path) -> dict:
+    return {
+        "version": 1,
+        "name": "small",
+        "description": "a small valid suite",
+        "seeds": [0],
+        "datasets": [
+            {
+                "name": "fashion-mnist",
+                "id": "fmnist",
+                "params": {"root": str(root)},
+                "split": {"forget_classes": [0], "train_per_class": 10, "test_per_class": 5},
+            }
+        ],
+        "tasks": [{"name": "center-inpaint", "id": "hole", "params": {"hole": 0.5}}],
+        "models": [
+            {
+                "name": "conv-autoencoder",
+                "id": "ae",
+                "params": {"width": 4},
+                "train": {"epochs": 1, "batch_size": 16, "optimizer": {"name": "adam", "lr": 0.01}},
+            }
+        ],
+        "methods": [
+            {"name": "retrain"},
+            {
+                "name": "realistic-i2i",
+                "label": "Realistic-I2I",
+                "params": {"ascent": {"iterations": 3, "optimizer": {"name": "sgd", "lr": 0.05}}},
+            },
+        ],
+        "metrics": [{"name": "psnr"}, {"name": "mse"}],
+    }
+
+
+def write(path: Path, content: dict | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def doc(data_root) -> dict:
+    return base_doc(data_root)
+
+
+@pytest.fixture
+def suite_file(tmp_path, doc) -> Path:
+    return write(tmp_path / "suite.yaml", doc)
+
+
+def config_error(path: Path, overrides: list[str] = ()) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_suite(path, list(overrides))
+    return info.value
+
+
+def resolved(path: Path) -> str:
+    return str(path.resolve())
+
+
+# ------------------------------------------------------------------------------------------- a valid suite
+
+
+def test_valid_suite_resolves_components(suite_file, data_root):
+    suite = load_suite(suite_file)
+    assert suite.name == "small" and suite.doc.seeds == [0]
+    assert [c.id for c in suite.datasets] == ["fmnist"]
+    assert [c.id for c in suite.methods] == ["retrain", "realistic-i2i"]  # id defaults to the name
+    assert [c.label for c in suite.methods] == ["retrain", "Realistic-I2I"]  # label defaults to the id
+    assert [c.id for c in suite.metrics] == ["psnr", "mse"]
+    assert suite.attack is None
+    i2i = suite.methods[1]
+    assert i2i.cls.name == "realistic-i2i" and i2i.kind == "method"
+    assert i2i.params.ascent.iterations == 3 and i2i.params.ascent.optimizer.lr == 0.05
+    assert i2i.params.retain.epochs == 1  # defaults fill what the suite leaves out
+    assert suite.datasets[0].params.root == str(data_root)
+    assert suite.models[0].entry.train.batch_size == 16
+    assert suite.metrics[0].entry.reference == "ground-truth"
+
+
+def test_hash_is_stable_and_follows_content(suite_file, doc, tmp_path):
+    first = load_suite(suite_file).hash
+    assert load_suite(suite_file).hash == first
+    assert load_suite(suite_file, ["seeds=[0, 1]"]).hash != first
+    # key order in the file does not matter
+    reordered = write(tmp_path / "reordered.yaml", dict(reversed(list(doc.items()))))
+    assert load_suite(reordered).hash == first
+
+
+@pytest.mark.skipif(
+    not all(any((SYSTEM_FMNIST / f"{name}{gz}").is_file() for gz in ("", ".gz")) for name in FMNIST_FILES),
+    reason=f"the Fashion-MNIST IDX files are not in {SYSTEM_FMNIST} (apt-get install dataset-fashion-mnist)",
+)
+def test_quickstart_suite_validates():
+    suite = load_suite(REPO / "suites" / "quickstart.yaml")
+    assert suite.name == "quickstart"
+    assert [m.id for m in suite.methods] == ["no-unlearning", "retrain", "realistic-i2i"]
+    assert [m.id for m in suite.metrics] == ["psnr", "mse", "psnr-vs-retrained"]
+    # what comes from defaults/fashion-mnist.yaml
+    assert suite.datasets[0].id == "fmnist" and suite.datasets[0].params.root == str(SYSTEM_FMNIST)
+    assert suite.models[0].entry.train.epochs == 4 and suite.doc.evaluate.batch_size == 500
+
+
+# ---------------------------------------------------------------------------------------------- includes
+
+
+def test_include_is_merged_underneath(tmp_path, doc):
+    base = copy.deepcopy(doc)
+    base["evaluate"] = {"batch_size": 8}
+    base["seeds"] = [0, 1, 2]
+    write(tmp_path / "defaults" / "base.yaml", base)
+    top = write(
+        tmp_path / "top.yaml",
+        """\
+        include: defaults/base.yaml
+        name: on-top
+        seeds: [7]
+        evaluate: {}
+        methods:
+          - {name: retrain, id: only}
+        """.replace("        ", ""),
+    )
+    suite = load_suite(top)
+    assert suite.name == "on-top"  # the including file wins
+    assert suite.doc.description == "a small valid suite"  # keys it does not set come from the include
+    assert suite.doc.seeds == [7]  # lists are replaced, not concatenated
+    assert [m.id for m in suite.methods] == ["only"]
+    assert suite.doc.evaluate.batch_size == 8  # mappings are merged key by key
+    assert "include" not in suite.data
+
+
+def test_several_includes_apply_in_order_and_nest(tmp_path, doc):
+    write(tmp_path / "a.yaml", {**doc, "description": "from a", "name": "from-a"})
+    write(tmp_path / "sub" / "c.yaml", {"description": "from c", "seeds": [3]})
+    write(tmp_path / "sub" / "b.yaml", "include: c.yaml\ndescription: from b\n")  # relative to sub/
+    top = write(tmp_path / "top.yaml", "include: [a.yaml, sub/b.yaml]\nname: top\n")
+    suite = load_suite(top)
+    assert suite.doc.description == "from b"  # b (including c) lies on top of a
+    assert suite.doc.seeds == [3]
+    assert suite.name == "top"
+
+
+def test_include_cycle_is_an_error(tmp_path, doc):
+    write(tmp_path / "a.yaml", {"include": "b.yaml", **doc})
+    write(tmp_path / "b.yaml", {"include": ["a.yaml"]})
+    err = config_error(tmp_path / "a.yaml")
+    assert err.key == "include" and err.file == resolved(tmp_path / "b.yaml")
+    assert "include cycle" in err.message and err.message.count("a.yaml") == 2
+
+
+def test_self_include_is_a_cycle(tmp_path):
+    path = write(tmp_path / "self.yaml", "include: self.yaml\nname: x\n")
+    assert "include cycle" in config_error(path).message
+
+
+def test_same_file_included_twice_is_not_a_cycle(tmp_path, doc):
+    write(tmp_path / "shared.yaml", {"description": "shared"})
+    write(tmp_path / "one.yaml", {"include": "shared.yaml"})
+    write(tmp_path / "two.yaml", {"include": "shared.yaml"})
+    del doc["description"]
+    top = write(tmp_path / "top.yaml", {"include": ["one.yaml", "two.yaml"], **doc})
+    assert load_suite(top).doc.description == "shared"
+
+
+def test_missing_include_names_the_missing_file(tmp_path, doc):
+    top = write(tmp_path / "top.yaml", {"include": "nope.yaml", **doc})
+    err = config_error(top)
+    assert err.file == resolved(tmp_path / "nope.yaml") and err.message == "file not found"
+
+
+def test_include_must_be_file_names(tmp_path, doc):
+    err = config_error(write(tmp_path / "top.yaml", {"include": [1], **doc}))
+    assert err.key == "include" and err.file == resolved(tmp_path / "top.yaml")
+
+
+def test_error_from_an_included_file_names_that_file(tmp_path, doc):
+    base = copy.deepcopy(doc)
+    base["models"][0]["params"] = {"widht": 4}
+    write(tmp_path / "base.yaml", base)
+    top = write(tmp_path / "top.yaml", "include: base.yaml\nname: top\n")
+    err = config_error(top)
+    assert err.file == resolved(tmp_path / "base.yaml")
+    assert err.key == "models[0].params.widht"
+    assert "did you mean 'width'" in err.message
+
+
+def test_error_in_the_including_file_names_that_file(tmp_path, doc):
+    write(tmp_path / "base.yaml", doc)
+    top = write(tmp_path / "top.yaml", "include: base.yaml\nevaluate: {batch_size: lots}\n")
+    err = config_error(top)
+    assert err.file == resolved(tmp_path / "top.yaml") and err.key == "evaluate.batch_size"
+
+
+def test_value_overridden_by_the_including_file_is_blamed_on_it(tmp_path, doc):
+    write(tmp_path / "base.yaml", doc)
+    top = write(
+        tmp_path / "top.yaml", "include: base.yaml\nmodels:\n  - {name: conv-autoencoder, params: {width: x}}\n"
+    )
+    err = config_error(top)
+    assert err.file == resolved(tmp_path / "top.yaml") and err.key == "models[0].params.width"
+
+
+def test_missing_key_in_a_replaced_list_is_blamed_on_the_including_file(tmp_path, doc, data_root):
+    write(tmp_path / "base.yaml", doc)
+    top = write(
+        tmp_path / "top.yaml",
+        f"include: base.yaml\ndatasets:\n  - {{name: fashion-mnist, params: {{root: {data_root}}}}}\n",
+    )
+    err = config_error(top)
+    assert err.key == "datasets[0].split" and "required key is missing" in err.message
+    assert err.file == resolved(tmp_path / "top.yaml")
+
+
+def test_malformed_included_file_is_named(tmp_path, doc):
+    write(tmp_path / "base.yaml", "version: 1\nname: [unclosed\n")
+    err = config_error(write(tmp_path / "top.yaml", {"include": "base.yaml", **doc}))
+    assert err.file == resolved(tmp_path / "base.yaml") and "not valid YAML" in err.message
+
+
+# ----------------------------------------------------------------------------------------- interpolation
+
+
+def test_environment_variables_are_substituted(tmp_path, doc, data_root, monkeypatch):
+    doc["datasets"][0]["params"]["root"] = "${UB_TEST_DATA}"
+    doc["description"] = "${UB_TEST_A}/${UB_TEST_B:-b-default}/${UB_TEST_C:-}|"
+    monkeypatch.setenv("UB_TEST_DATA", str(data_root))
+    monkeypatch.setenv("UB_TEST_A", "a-value")
+    monkeypatch.delenv("UB_TEST_B", raising=False)
+    monkeypatch.delenv("UB_TEST_C", raising=False)
+    suite = load_suite(write(tmp_path / "s.yaml", doc))
+    assert suite.datasets[0].params.root == str(data_root)
+    assert suite.doc.description == "a-value/b-default/|"
+    assert suite.data["description"] == "a-value/b-default/|"  # the validated data (and the hash) are substituted
+
+
+def test_set_variable_wins_over_its_default(tmp_path, doc, monkeypatch):
+    doc["description"] = "${UB_TEST_B:-b-default}"
+    monkeypatch.setenv("UB_TEST_B", "")  # set, even if empty
+    assert load_suite(write(tmp_path / "s.yaml", doc)).doc.description == ""
+
+
+def test_default_in_an_included_file(tmp_path, doc, data_root, monkeypatch):
+    doc["datasets"][0]["params"]["root"] = f"${{UB_TEST_UNSET:-{data_root}}}"
+    monkeypatch.delenv("UB_TEST_UNSET", raising=False)
+    write(tmp_path / "base.yaml", doc)
+    suite = load_suite(write(tmp_path / "top.yaml", "include: base.yaml\n"))
+    assert suite.datasets[0].params.root == str(data_root)
+
+
+def test_unset_variable_is_an_error_naming_it(tmp_path, doc, monkeypatch):
+    monkeypatch.delenv("UB_TEST_UNSET", raising=False)
+    doc["datasets"][0]["params"]["root"] = "${UB_TEST_UNSET}/fmnist"
+    write(tmp_path / "base.yaml", doc)
+    err = config_error(write(tmp_path / "top.yaml", "include: base.yaml\n"))
+    assert err.file == resolved(tmp_path / "base.yaml")
+    assert err.key == "datasets[0].params.root"
+    assert "UB_TEST_UNSET is not set" in err.message and "${UB_TEST_UNSET:-default}" in err.message
+
+
+# ------------------------------------------------------------------------------------------------- --set
+
+
+def test_set_selects_list_items_by_id(suite_file):
+    suite = load_suite(suite_file, ["methods.realistic-i2i.params.retain.epochs=2"])
+    i2i = suite.methods[1].params
+    assert i2i.retain.epochs == 2
+    assert i2i.ascent.iterations == 3  # siblings from the file are kept
+    assert suite.data["methods"][1]["params"]["retain"] == {"epochs": 2}
+
+
+def test_set_selects_by_explicit_id_and_by_index(suite_file):
+    suite = load_suite(
+        suite_file,
+        ["models.ae.params.width=8", "methods.1.params.ascent.iterations=5", "datasets.0.split.forget_classes=[1, 2]"],
+    )
+    assert suite.models[0].params.width == 8
+    assert suite.methods[1].params.ascent.iterations == 5
+    assert suite.datasets[0].entry.split.forget_classes == [1, 2]  # values are read as YAML
+
+
+def test_set_later_overrides_win_and_create_missing_mappings(suite_file):
+    suite = load_suite(suite_file, ["evaluate.batch_size=3", "evaluate.batch_size=4", "name=renamed"])
+    assert suite.doc.evaluate.batch_size == 4 and suite.name == "renamed"
+
+
+def test_set_wrong_type_is_blamed_on_set(suite_file):
+    err = config_error(suite_file, ["methods.realistic-i2i.params.ascent.iterations=many"])
+    assert err.file == "--set" and err.key == "methods[1].params.ascent.iterations"
+    assert err.message == "expected an integer, got 'many'"
+
+
+def test_set_unknown_key_is_blamed_on_set(suite_file):
+    err = config_error(suite_file, ["methods.retrain.parms=1"])
+    assert err.file == "--set" and err.key == "methods[0].parms" and "did you mean 'params'" in err.message
+
+
+def test_set_unknown_intermediate_key_is_blamed_on_set(suite_file):
+    err = config_error(suite_file, ["methods.retrain.parms.x=1"])
+    assert err.key == "methods[0].parms" and "did you mean 'params'" in err.message
+    assert err.file == "--set"
+
+
+@pytest.mark.parametrize("selector", ["nope", "5", "-1"])
+def test_set_unknown_item(suite_file, selector):
+    err = config_error(suite_file, [f"methods.{selector}.params.x=1"])
+    assert err.file == "--set" and err.key == f"methods.{selector}.params.x"
+    assert f"'{selector}' is neither an index nor the id of exactly one item" in err.message
+
+
+@pytest.mark.parametrize("assignment", ["no-equals-sign", "=3"])
+def test_set_needs_key_and_value(suite_file, assignment):
+    err = config_error(suite_file, [assignment])
+    assert err.file == "--set" and err.key is None and "expected KEY=VALUE" in err.message
+
+
+def test_set_inside_a_scalar(suite_file):
+    err = config_error(suite_file, ["name.first=x"])
+    assert err.file == "--set" and err.key == "name.first" and "inside a scalar" in err.message
+
+
+def test_errors_are_blamed_on_set_only_for_values_it_set(suite_file, tmp_path):
+    err = config_error(suite_file, ["methods.retrain.label=fine", "models.ae.train.epochs=zero"])
+    assert err.file == "--set" and err.key == "models[0].train.epochs"
+    err = config_error(suite_file, ["methods.retrain.label=fine", "version=2"])
+    assert err.file == "--set" and err.key == "version"
+    text = suite_file.read_text().replace("version: 1", "version: 3")
+    err = config_error(write(tmp_path / "v3.yaml", text), ["methods.retrain.label=fine"])
+    assert err.file == resolved(tmp_path / "v3.yaml")
+
+
+def test_set_selects_by_id_even_when_another_item_has_that_name(suite_file):
+    suite = load_suite(
+        suite_file,
+        ["metrics=[{name: psnr}, {name: psnr, id: psnr-vs-retrained}]", "metrics.psnr.reference=original"],
+    )
+    assert [m.entry.reference for m in suite.metrics] == ["original", "ground-truth"]
+
+
+# ---------------------------------------------------------------------------------------- malformed files
+
+
+def test_malformed_yaml_reports_the_line(tmp_path):
+    path = write(tmp_path / "broken.yaml", "version: 1\nname: x\nmethods:\n  - name: retrain\n    label: [oops\n")
+    err = config_error(path)
+    assert err.file == resolved(path)
+    assert err.message.startswith("not valid YAML at line ")
+    line = int(err.message.split("line ")[1].split(",")[0])
+    assert 5 <= line <= 6  # the unclosed bracket (PyYAML reports where it noticed)
+
+
+def test_bad_indentation_reports_its_line(tmp_path):
+    path = write(tmp_path / "broken.yaml", "version: 1\nname: x\n  seeds: [0]\n")
+    err = config_error(path)
+    assert "not valid YAML at line 3" in err.message
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    err = config_error(write(tmp_path / "list.yaml", "- version: 1\n"))
+    assert err.message == "expected a mapping at the top level, got list"
+
+
+def test_yaml_cannot_construct_objects(tmp_path, doc):
+    text = yaml.safe_dump(doc) + "description: !!python/object/apply:os.system ['echo hacked']\n"
+    text = text.replace("description: a small valid suite\n", "")
+    assert "not valid YAML" in config_error(write(tmp_path / "evil.yaml", text)).message
+
+
+def test_missing_file(tmp_path):
+    err = config_error(tmp_path / "absent.yaml")
+    assert err.file == resolved(tmp_path / "absent.yaml") and err.message == "file not found"
+
+
+def test_empty_file_reports_missing_keys(tmp_path):
+    err = config_error(write(tmp_path / "empty.yaml", ""))
+    assert err.key in {"version", "name", "datasets", "tasks", "models", "methods", "metrics"}
+    assert "required key is missing" in err.message
+
+
+# -------------------------------------------------------------------------------------------- validation
+
+
+def test_unknown_top_level_key(tmp_path, doc):
+    doc["metrcs"] = doc.pop("metrics")
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "metrcs" and "did you mean 'metrics'" in err.message
+
+
+@pytest.mark.parametrize(
+    ("axis", "index", "bad", "suggestion"),
+    [
+        ("methods", 1, "realistic-i2", "realistic-i2i"),
+        ("metrics", 0, "pnsr", "psnr"),
+        ("datasets", 0, "fashion-mnsit", "fashion-mnist"),
+        ("models", 0, "conv-autoencoderr", "conv-autoencoder"),
+        ("tasks", 0, "centre-inpaint", "center-inpaint"),
+    ],
+)
+def test_unknown_plugin_name_suggests_the_closest(tmp_path, doc, axis, index, bad, suggestion):
+    doc[axis][index]["name"] = bad
+    path = write(tmp_path / "s.yaml", doc)
+    err = config_error(path)
+    assert err.file == resolved(path) and err.key == f"{axis}[{index}].name"
+    assert f"'{bad}'" in err.message and f"did you mean '{suggestion}'?" in err.message
+
+
+def test_unknown_attack_when_none_is_registered(tmp_path, doc):
+    doc["attack"] = {"name": "poison"}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "attack.name" and err.message == "unknown attack 'poison'; none are registered"
+
+
+def test_plugin_params_are_checked_against_the_plugin(tmp_path, doc):
+    doc["methods"][1]["params"]["ascent"]["iterations"] = "many"
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "methods[1].params.ascent.iterations" and "expected an integer" in err.message
+    doc["methods"][1]["params"]["ascent"] = {"iterations": -1}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "methods[1].params.ascent" and "iterations must be" in err.message  # __post_init__
+    doc["methods"][0]["params"] = {"anything": 1}  # NoParams
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "methods[0].params.anything"
+
+
+def test_duplicate_ids_on_an_axis(tmp_path, doc):
+    doc["metrics"].append({"name": "psnr", "reference": "retrained"})
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "metrics[2]"
+    assert "metric id 'psnr' is used twice (items 0 and 2)" in err.message and "'id'" in err.message
+    doc["metrics"][2]["id"] = "psnr-vs-retrained"
+    suite = load_suite(write(tmp_path / "s.yaml", doc))
+    assert [m.id for m in suite.metrics] == ["psnr", "mse", "psnr-vs-retrained"]
+
+
+def test_duplicate_explicit_method_ids(tmp_path, doc):
+    doc["methods"][1]["id"] = "retrain"
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "methods[1]" and "method id 'retrain' is used twice" in err.message
+
+
+@pytest.mark.parametrize("axis", ["datasets", "tasks", "models", "methods", "metrics"])
+def test_every_axis_needs_an_entry(tmp_path, doc, axis):
+    doc[axis] = []
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == axis and err.message.startswith("expected at least one")
+
+
+def test_reference_attack_needs_an_attack(tmp_path, doc):
+    doc["metrics"][1]["reference"] = "attack"
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "metrics[1].reference" and "needs an 'attack'" in err.message
+
+
+def test_reference_must_be_a_known_one(tmp_path, doc):
+    doc["metrics"][0]["reference"] = "retrain"
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "metrics[0].reference" and "did you mean 'retrained'" in err.message
+
+
+@pytest.mark.parametrize("reference", ["ground-truth", "original", "retrained"])
+def test_references_without_attack_are_fine(tmp_path, doc, reference):
+    doc["metrics"][0]["reference"] = reference
+    assert load_suite(write(tmp_path / "s.yaml", doc)).metrics[0].entry.reference == reference
+
+
+def with_table(doc: dict, **table) -> dict:
+    doc["leaderboard"] = {"tables": [{"id": "main", **table}]}
+    return doc
+
+
+def test_valid_table(tmp_path, doc):
+    suite = load_suite(write(tmp_path / "s.yaml", with_table(doc, where={"method": "retrain"}, metrics=["mse"])))
+    table = suite.doc.leaderboard.tables[0]
+    assert table.where == {"method": "retrain"} and table.metrics == ["mse"] and table.splits == ["retain", "forget"]
+
+
+def test_table_where_unknown_id(tmp_path, doc):
+    err = config_error(write(tmp_path / "s.yaml", with_table(doc, where={"method": "retrian"})))
+    assert err.key == "leaderboard.tables[0].where.method"
+    assert "no method has id 'retrian'; did you mean 'retrain'?" in err.message
+
+
+def test_table_where_unknown_axis(tmp_path, doc):
+    err = config_error(write(tmp_path / "s.yaml", with_table(doc, where={"metric": "psnr"})))
+    assert err.key == "leaderboard.tables[0].where.metric" and "expected one of the axes" in err.message
+
+
+def test_table_metrics_unknown_id(tmp_path, doc):
+    err = config_error(write(tmp_path / "s.yaml", with_table(doc, metrics=["psnr", "ssim"])))
+    assert err.key == "leaderboard.tables[0].metrics[1]" and "no metric has id 'ssim'" in err.message
+
+
+def test_table_ids_are_unique(tmp_path, doc):
+    doc["leaderboard"] = {"tables": [{"id": "main"}, {"id": "main"}]}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "leaderboard.tables[1].id" and "used twice" in err.message
+
+
+def test_unseen_split_needs_unseen_classes(tmp_path, doc):
+    err = config_error(write(tmp_path / "s.yaml", with_table(doc, splits=["retain", "unseen"])))
+    assert err.key == "leaderboard.tables[0].splits" and "unseen_classes" in err.message
+    doc["datasets"][0]["split"]["unseen_classes"] = [9]
+    assert load_suite(write(tmp_path / "s.yaml", doc)).doc.leaderboard.tables[0].splits == ["retain", "unseen"]
+
+
+def test_paper_rows_must_match_columns(tmp_path, doc):
+    paper = {"source": "a paper", "columns": ["PSNR D_R", "PSNR D_F"], "rows": {"Retrain": [30.0]}}
+    err = config_error(write(tmp_path / "s.yaml", with_table(doc, paper=paper)))
+    assert err.key == "leaderboard.tables[0].paper" and "1 values for 2 columns" in err.message
+
+
+def test_split_config_is_checked(tmp_path, doc):
+    doc["datasets"][0]["split"]["forget_fraction"] = 0.5
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "datasets[0].split" and "only meaningful with level 'sample'" in err.message
+
+
+# ------------------------------------------------------------------------------------------ files on disk
+
+
+def test_missing_dataset_root_describes_the_expected_layout(tmp_path, doc):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    doc["datasets"][0]["params"]["root"] = str(empty)
+    path = write(tmp_path / "s.yaml", doc)
+    err = config_error(path)
+    assert err.file == resolved(path) and err.key == "datasets[0].params"
+    assert f"Fashion-MNIST not found under {empty}" in err.message
+    assert all(name in err.message for name in FMNIST_FILES)
+    assert "FashionMNIST/raw" in err.message and "download: true" in err.message
+
+
+def test_only_the_missing_files_are_listed(tmp_path, doc, data_root):
+    (data_root / "t10k-labels-idx1-ubyte").unlink()
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert "(missing t10k-labels-idx1-ubyte)" in err.message
+
+
+def test_gzipped_and_torchvision_layouts_are_accepted(tmp_path, doc):
+    raw = tmp_path / "tv" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in FMNIST_FILES:
+        (raw / f"{name}.gz").touch()
+    doc["datasets"][0]["params"]["root"] = str(tmp_path / "tv")
+    assert load_suite(write(tmp_path / "s.yaml", doc)).datasets[0].params.root == str(tmp_path / "tv")
+
+
+def test_download_skips_the_file_check(tmp_path, doc):
+    doc["datasets"][0]["params"] = {"root": str(tmp_path / "nowhere"), "download": True}
+    load_suite(write(tmp_path / "s.yaml", doc))
+    assert not (tmp_path / "nowhere").exists()  # validation downloads nothing
+
+
+def test_missing_checkpoint(tmp_path, doc):
+    doc["models"][0]["checkpoint"] = str(tmp_path / "missing.pt")
+    path = write(tmp_path / "s.yaml", doc)
+    err = config_error(path)
+    assert err.file == resolved(path) and err.key == "models[0].checkpoint"
+    assert f"no checkpoint file at {tmp_path / 'missing.pt'}" in err.message
+
+
+def test_existing_checkpoint_is_accepted(tmp_path, doc):
+    (tmp_path / "model.pt").write_bytes(b"not checked at validation time")
+    doc["models"][0]["checkpoint"] = str(tmp_path / "model.pt")
+    assert load_suite(write(tmp_path / "s.yaml", doc)).models[0].entry.checkpoint == str(tmp_path / "model.pt")
+
+
+def test_checkpoint_that_is_a_folder_is_not_a_file(tmp_path, doc):
+    doc["models"][0]["checkpoint"] = str(tmp_path)
+    assert config_error(write(tmp_path / "s.yaml", doc)).key == "models[0].checkpoint"
+
+
+# ----------------------------------------------------------------------------------------- version, name, seeds
+
+
+@pytest.mark.parametrize(("version", "message"), [(2, "expected 1"), (0, "expected 1"), ("1", "expected an integer")])
+def test_version_must_be_1(tmp_path, doc, version, message):
+    doc["version"] = version
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "version" and message in err.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "my suite",
+        "../escape",
+        "a/b",
+        "-leading-dash",
+        ".hidden",
+        "",
+        "quick\n",
+    ],
+)
+def test_bad_suite_names(tmp_path, doc, name):
+    doc["name"] = name
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "name" and "names folders" in err.message
+
+
+@pytest.mark.parametrize("name", ["quickstart", "Fashion_MNIST-2.v1", "0"])
+def test_good_suite_names(tmp_path, doc, name):
+    doc["name"] = name
+    assert load_suite(write(tmp_path / "s.yaml", doc)).name == name
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1]])
+def test_seeds_must_be_distinct_and_present(tmp_path, doc, seeds):
+    doc["seeds"] = seeds
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "seeds" and "distinct" in err.message
