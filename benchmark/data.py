@@ -22,7 +22,11 @@ class Batch(NamedTuple):
 
 
 class SplitData:
-    """The data side of a run: ``batches('forget' | 'retain' | 'train' | 'eval/<part>', ...)``.
+    """The data side of a run: ``batches(part, ...)``.
+
+    Training parts: ``forget`` (D_F), ``retain`` (D_R), ``train`` (their union: what the original model saw) and,
+    when the split names proxy classes, ``proxy``. Evaluation parts: ``eval/retain``, ``eval/forget`` and, with
+    unseen classes, ``eval/unseen``.
 
     ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
     marks forget images this way). ``reads`` counts the images served per part, so tests can prove, for example,

@@ -11,20 +11,15 @@ import torch
 
 from .datasets import ImageData
 
-TRAIN_PARTS = ("forget", "retain", "train")
-"""Training parts: the forget set D_F, the retain set D_R, and their union (what the original model saw)."""
-
-EVAL_PARTS = ("retain", "forget", "unseen")
-"""Evaluation parts, read as ``eval/<part>``."""
-
 
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
     """Which training samples are forgotten, which are retained, and what is evaluated.
 
     ``class`` level forgets every sample of ``forget_classes``; ``sample`` level forgets ``forget_fraction`` of the
-    samples of ``forget_classes`` and retains the rest of them. Classes in neither list (nor ``unseen_classes``) are
-    not used at all.
+    samples of ``forget_classes`` and retains the rest of them. ``unseen_classes`` are only evaluated (D_U) and
+    ``proxy_classes`` only offered to methods as a stand-in retain set; the original model sees neither. Classes
+    in no list are not used at all.
     """
 
     forget_classes: list[int]
@@ -34,6 +29,10 @@ class SplitConfig:
     )
     unseen_classes: list[int] = dataclasses.field(
         default_factory=list, metadata={"help": "classes never trained on, evaluated as D_U"}
+    )
+    proxy_classes: list[int] = dataclasses.field(
+        default_factory=list,
+        metadata={"help": "classes outside D_F and D_R whose training images form the 'proxy' part"},
     )
     forget_fraction: float | None = dataclasses.field(
         default=None, metadata={"help": "sample level: fraction of the forget classes' samples to forget"}
@@ -52,11 +51,15 @@ class SplitConfig:
             raise ValueError("level 'sample' needs forget_fraction strictly between 0 and 1")
         if self.level == "class" and self.forget_fraction is not None:
             raise ValueError("forget_fraction is only meaningful with level 'sample'")
-        overlap = set(self.forget_classes) & set(self.retain_classes or ()) | set(self.forget_classes) & set(
-            self.unseen_classes
-        )
+        groups = [
+            set(self.forget_classes),
+            set(self.retain_classes or ()),
+            set(self.unseen_classes),
+            set(self.proxy_classes),
+        ]
+        overlap = {c for i, a in enumerate(groups) for b in groups[i + 1 :] for c in a & b}
         if overlap:
-            raise ValueError(f"classes {sorted(overlap)} are both forgotten and retained/unseen")
+            raise ValueError(f"classes {sorted(overlap)} are in more than one of forget, retain, unseen and proxy")
 
 
 @dataclasses.dataclass
@@ -93,18 +96,18 @@ def _by_class(targets: Sequence[int], classes: Sequence[int], cap: int | None, g
 
 def make_split(config: SplitConfig, data: ImageData, seed: int) -> Split:
     n_classes = len(data.classes)
-    for name in ("forget_classes", "retain_classes", "unseen_classes"):
+    for name in ("forget_classes", "retain_classes", "unseen_classes", "proxy_classes"):
         bad = [c for c in getattr(config, name) or () if not 0 <= c < n_classes]
         if bad:
             raise ValueError(f"{name} {bad} outside the dataset's {n_classes} classes")
     retain_classes = config.retain_classes
     if retain_classes is None:
-        excluded = set(config.forget_classes) | set(config.unseen_classes)
+        excluded = set(config.forget_classes) | set(config.unseen_classes) | set(config.proxy_classes)
         retain_classes = [c for c in range(n_classes) if c not in excluded]
 
     gen = torch.Generator().manual_seed(seed)
     used = list(config.forget_classes) + list(retain_classes)
-    train = _by_class(data.train_targets, used, config.train_per_class, gen)
+    train = _by_class(data.train_targets, used + list(config.proxy_classes), config.train_per_class, gen)
     test = _by_class(data.test_targets, used + list(config.unseen_classes), config.test_per_class, gen)
 
     forget_pool = sorted(i for c in config.forget_classes for i in train[c])
@@ -129,4 +132,7 @@ def make_split(config: SplitConfig, data: ImageData, seed: int) -> Split:
         )
     if config.unseen_classes:
         evaluate["unseen"] = ("test", sorted(i for c in config.unseen_classes for i in test[c]))
-    return Split(train={"forget": forget, "retain": retain, "train": sorted(forget + retain)}, evaluate=evaluate)
+    parts = {"forget": forget, "retain": retain, "train": sorted(forget + retain)}
+    if config.proxy_classes:
+        parts["proxy"] = sorted(i for c in config.proxy_classes for i in train[c])
+    return Split(train=parts, evaluate=evaluate)

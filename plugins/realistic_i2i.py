@@ -59,6 +59,52 @@ def output_distance(outputs: torch.Tensor, reference: torch.Tensor, mask: torch.
     return float(per_image.sqrt().mean())
 
 
+def decouple(model, ctx, cfg: AscentConfig) -> None:
+    """Phase 1: gradient ascent on D_F, recording losses, gradient norms and the output distance."""
+    forget_probe = next(ctx.batches("forget", cfg.probe_size, shuffle=False))
+    retain_probe = next(ctx.batches("retain", cfg.probe_size, shuffle=False))
+    start_outputs = ctx.original.restore(forget_probe.inputs, forget_probe.mask)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(parameters, cfg.optimizer)
+    norms: list[float] = []
+    distance = 0.0
+    iteration = 0
+    batches = ctx.endless("forget", cfg.batch_size)
+    model.train()
+    for iteration in ctx.progress(range(1, cfg.iterations + 1), "gradient ascent"):
+        batch = next(batches)
+        loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
+        forget_loss = check_loss(loss, "forget (gradient ascent)", iteration, cfg.loss_bound)
+        norms.append(float(step(optimizer, -loss, cfg.optimizer, parameters, measure=True)))
+        model.eval()
+        with torch.no_grad():
+            distance = output_distance(
+                model.restore(forget_probe.inputs, forget_probe.mask), start_outputs, forget_probe.mask
+            )
+            retain_loss = float(model.training_loss(retain_probe.inputs, retain_probe.mask, retain_probe.targets))
+        model.train()
+        ctx.log(
+            "ascent",
+            iteration=iteration,
+            forget_loss=forget_loss,
+            retain_probe_loss=retain_loss,
+            grad_norm=norms[-1],
+            distance=distance,
+        )
+        if cfg.ood_threshold is not None and distance >= cfg.ood_threshold:
+            break
+    model.eval()
+    ctx.record(
+        ascent_iterations=iteration,
+        ascent_lr=cfg.optimizer.lr,
+        grad_norm_min=min(norms, default=None),
+        grad_norm_max=max(norms, default=None),
+        final_distance=distance,
+        ood_threshold=cfg.ood_threshold,
+        ood_reached=None if cfg.ood_threshold is None else distance >= cfg.ood_threshold,
+    )
+
+
 class RealisticI2I(Method):
     """Gradient ascent on the forget set (decoupling), then fine-tuning on the retain set (knowledge retention)."""
 
@@ -66,8 +112,7 @@ class RealisticI2I(Method):
     Params = Params
 
     def unlearn(self, model, ctx):
-        cfg = self.params.ascent
-        self.decouple(model, ctx, cfg)
+        decouple(model, ctx, self.params.ascent)
         retain = self.params.retain
         if retain.epochs > 0:
             ctx.fit(
@@ -80,51 +125,6 @@ class RealisticI2I(Method):
                 desc="retain fine-tune",
             )
         return model
-
-    @staticmethod
-    def decouple(model, ctx, cfg: AscentConfig) -> None:
-        forget_probe = next(ctx.batches("forget", cfg.probe_size, shuffle=False))
-        retain_probe = next(ctx.batches("retain", cfg.probe_size, shuffle=False))
-        start_outputs = ctx.original.restore(forget_probe.inputs, forget_probe.mask)
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = make_optimizer(parameters, cfg.optimizer)
-        norms: list[float] = []
-        distance = 0.0
-        iteration = 0
-        batches = ctx.endless("forget", cfg.batch_size)
-        model.train()
-        for iteration in ctx.progress(range(1, cfg.iterations + 1), "gradient ascent"):
-            batch = next(batches)
-            loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
-            forget_loss = check_loss(loss, "forget (gradient ascent)", iteration, cfg.loss_bound)
-            norms.append(float(step(optimizer, -loss, cfg.optimizer, parameters, measure=True)))
-            model.eval()
-            with torch.no_grad():
-                distance = output_distance(
-                    model.restore(forget_probe.inputs, forget_probe.mask), start_outputs, forget_probe.mask
-                )
-                retain_loss = float(model.training_loss(retain_probe.inputs, retain_probe.mask, retain_probe.targets))
-            model.train()
-            ctx.log(
-                "ascent",
-                iteration=iteration,
-                forget_loss=forget_loss,
-                retain_probe_loss=retain_loss,
-                grad_norm=norms[-1],
-                distance=distance,
-            )
-            if cfg.ood_threshold is not None and distance >= cfg.ood_threshold:
-                break
-        model.eval()
-        ctx.record(
-            ascent_iterations=iteration,
-            ascent_lr=cfg.optimizer.lr,
-            grad_norm_min=min(norms, default=None),
-            grad_norm_max=max(norms, default=None),
-            final_distance=distance,
-            ood_threshold=cfg.ood_threshold,
-            ood_reached=None if cfg.ood_threshold is None else distance >= cfg.ood_threshold,
-        )
 
 
 @unlearn_bench.hookimpl

@@ -41,15 +41,26 @@ def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
     ]
     assert main(args) == 0
     board = (tmp_path / "lb" / "quickstart.md").read_text()
-    for label in ("No unlearning", "Retrained (gold standard)", "Realistic-I2I"):
+    labels = [
+        "No unlearning",
+        "Retrained (gold standard)",
+        "Realistic-I2I",
+        "Gradient ascent",
+        "Fine-tuned on D_R",
+        "Merged objective",
+        "Random label",
+        "Random encoder",
+        "I2I-SOTA",
+    ]
+    for label in labels:
         line = next(line for line in board.splitlines() if line.startswith(f"| {label}"))
         assert "1/1" in line and "—" not in line
     rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / "quickstart" / "cells").glob("*.json")]
-    assert len(rows) == 3
+    assert len(rows) == len(labels)
     row = rows[0]
     assert row["config"]["data"]["split"]["train_per_class"] == 40
     assert row["environment"]["packages"]["torch"] and row["suite"]["hash"]
     assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in row["metrics"])
     capsys.readouterr()
     assert main(args) == 0  # nothing left to do
-    assert "0 ran, 3 up to date" in capsys.readouterr().out
+    assert f"0 ran, {len(labels)} up to date" in capsys.readouterr().out

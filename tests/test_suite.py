@@ -139,11 +139,24 @@ def test_hash_is_stable_and_follows_content(suite_file, doc, tmp_path):
 def test_quickstart_suite_validates():
     suite = load_suite(REPO / "suites" / "quickstart.yaml")
     assert suite.name == "quickstart"
-    assert [m.id for m in suite.methods] == ["no-unlearning", "retrain", "realistic-i2i"]
+    # The quickstart runs every built-in method.
+    from unlearn_bench.plugins import get_plugins
+
+    builtin = {c.name for c in get_plugins().registry("method") if c.provenance.distribution == "unlearn-bench"}
+    assert {m.name for m in suite.methods} == builtin
     assert [m.id for m in suite.metrics] == ["psnr", "mse", "psnr-vs-retrained"]
     # what comes from defaults/fashion-mnist.yaml
     assert suite.datasets[0].id == "fmnist" and suite.datasets[0].params.root == str(SYSTEM_FMNIST)
     assert suite.models[0].entry.train.epochs == 4 and suite.doc.evaluate.batch_size == 500
+
+
+@pytest.mark.skipif(
+    not (SYSTEM_FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist"
+)
+@pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_suite_validates(path):
+    suite = load_suite(path)
+    assert suite.name == path.stem
 
 
 # ---------------------------------------------------------------------------------------------- includes

@@ -1,0 +1,31 @@
+"""Fine-tuning on the retain set alone (Realistic-I2I's "Fine-tuned model")."""
+
+from __future__ import annotations
+
+import unlearn_bench
+from unlearn_bench.methods import Method
+from unlearn_bench_plugins.realistic_i2i import RetainConfig
+
+
+class FinetuneRetain(Method):
+    """Gradient descent on D_R only: Realistic-I2I's phase 2 without the ascent."""
+
+    name = "finetune-retain"
+    Params = RetainConfig
+
+    def unlearn(self, model, ctx):
+        p = self.params
+        return ctx.fit(
+            model,
+            "retain",
+            epochs=p.epochs,
+            batch_size=p.batch_size,
+            optimizer=p.optimizer,
+            series="retain",
+            desc="fine-tune on D_R",
+        )
+
+
+@unlearn_bench.hookimpl
+def register_methods(register):
+    register(FinetuneRetain)

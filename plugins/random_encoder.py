@@ -1,0 +1,39 @@
+"""Encodings of forget inputs pushed towards Gaussian noise (Realistic-I2I's "Random encoder" baseline)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import unlearn_bench
+from unlearn_bench.methods import Method
+from unlearn_bench_plugins.joint import JointConfig, optimize_jointly
+
+
+@dataclasses.dataclass(frozen=True)
+class Params(JointConfig):
+    forget_weight: float = dataclasses.field(default=1.0, metadata={"help": "weight of the noise-encoding term"})
+
+
+class RandomEncoder(Method):
+    """Whole model: retain loss plus the distance between E(T(x_f)) and standard Gaussian noise."""
+
+    name = "random-encoder"
+    Params = Params
+
+    def unlearn(self, model, ctx):
+        weight = self.params.forget_weight
+
+        def objective(retain, forget):
+            retain_loss = model.training_loss(retain.inputs, retain.mask, retain.targets)
+            z = model.encode(forget.inputs, forget.mask)
+            forget_loss = torch.nn.functional.mse_loss(z, torch.randn_like(z))
+            return retain_loss + weight * forget_loss, {"retain_loss": retain_loss, "encoding_loss": forget_loss}
+
+        optimize_jointly(model, ctx, self.params, objective, desc="random encoder")
+        return model
+
+
+@unlearn_bench.hookimpl
+def register_methods(register):
+    register(RandomEncoder)
