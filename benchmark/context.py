@@ -11,7 +11,7 @@ import torch
 from .data import Batch, SplitData
 from .models import I2IModel
 from .progress import progress
-from .training import OptimizerConfig, TrainRecipe, check_loss, make_optimizer, step
+from .training import OptimizerConfig, TrainRecipe, check_loss, make_optimizer, make_schedule, step
 
 T = TypeVar("T")
 
@@ -100,8 +100,9 @@ class RunContext:
         optimizer_config = optimizer or self.recipe.optimizer
         parameters = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(parameters, optimizer_config)
-        model.train()
         steps_per_epoch = -(-self.data.size(part) // batch_size)
+        schedule = make_schedule(opt, optimizer_config, epochs * steps_per_epoch)
+        model.train()
         bar = progress(total=epochs * steps_per_epoch, desc=desc, enabled=self.show_progress)
         global_step = 0
         with bar:
@@ -109,7 +110,7 @@ class RunContext:
                 total = torch.zeros((), device=self.device)
                 for batch in self.batches(part, batch_size):
                     loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
-                    step(opt, loss, optimizer_config, parameters)
+                    step(opt, loss, optimizer_config, parameters, schedule=schedule)
                     total += loss.detach()
                     global_step += 1
                     bar.update()

@@ -23,10 +23,16 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = dataclasses.field(default=0.0, metadata={"help": "sgd only"})
     grad_clip: float | None = dataclasses.field(default=None, metadata={"help": "max global gradient norm"})
+    schedule: Literal["constant", "cosine", "linear"] = dataclasses.field(
+        default="constant", metadata={"help": "learning-rate decay over the run's steps, after the warm-up"}
+    )
+    warmup_steps: int = dataclasses.field(default=0, metadata={"help": "linear warm-up from lr/warmup_steps"})
 
     def __post_init__(self):
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps must be ≥ 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +55,23 @@ def make_optimizer(parameters: Iterable[nn.Parameter], config: OptimizerConfig) 
     if config.name == "adam":
         return torch.optim.Adam(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
     return torch.optim.AdamW(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: OptimizerConfig, total_steps: int):
+    """The learning-rate schedule of ``config`` over ``total_steps`` optimiser steps (stepped once per step)."""
+    warmup = config.warmup_steps
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        if config.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if config.schedule == "linear":
+            return 1 - progress
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 class Divergence(CellFailed):
@@ -77,9 +100,10 @@ def step(
     config: OptimizerConfig,
     parameters: list[nn.Parameter],
     *,
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
     measure: bool = False,
 ) -> torch.Tensor | None:
-    """Backward, optional clipping, optimiser step.
+    """Backward, optional clipping, optimiser step, then one step of the learning-rate ``schedule``.
 
     Returns the gradient norm before clipping when clipping or ``measure`` asks for it, else None.
     """
@@ -91,4 +115,6 @@ def step(
     elif measure:
         norm = grad_norm(parameters)
     optimizer.step()
+    if schedule is not None:
+        schedule.step()
     return norm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.realistic_i2i import RetainConfig
+from unlearn_bench_plugins.realistic_i2i import RetainConfig, retain
 
 
 class FinetuneRetain(Method):
@@ -14,16 +14,7 @@ class FinetuneRetain(Method):
     Params = RetainConfig
 
     def unlearn(self, model, ctx):
-        p = self.params
-        return ctx.fit(
-            model,
-            "retain",
-            epochs=p.epochs,
-            batch_size=p.batch_size,
-            optimizer=p.optimizer,
-            series="retain",
-            desc="fine-tune on D_R",
-        )
+        return retain(model, ctx, self.params)
 
 
 @unlearn_bench.hookimpl

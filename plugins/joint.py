@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 from unlearn_bench.data import Batch
-from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, step
+from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, make_schedule, step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,7 @@ def optimize_jointly(
     optimizer = make_optimizer(parameters, cfg.optimizer)
     forget = ctx.endless("forget", cfg.forget_batch_size)
     steps_per_epoch = -(-ctx.data.size(retain_part) // cfg.batch_size)
+    schedule = make_schedule(optimizer, cfg.optimizer, cfg.epochs * steps_per_epoch)
     model.train()
     global_step = 0
     for epoch in range(cfg.epochs):
@@ -53,7 +54,7 @@ def optimize_jointly(
             loss, terms = objective(retain, next(forget))
             global_step += 1
             check_loss(loss, desc, global_step, cfg.loss_bound)
-            step(optimizer, loss, cfg.optimizer, parameters)
+            step(optimizer, loss, cfg.optimizer, parameters, schedule=schedule)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0) + value.detach()
         ctx.log("objective", epoch=epoch, **{name: float(total / steps_per_epoch) for name, total in sums.items()})

@@ -13,7 +13,7 @@ import dataclasses
 import torch
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, step
+from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, make_schedule, step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +41,13 @@ class AscentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RetainConfig:
-    epochs: int = 1
+    epochs: int = dataclasses.field(default=1, metadata={"help": "passes over D_R (0: none)"})
     batch_size: int = 128
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError("epochs must be ≥ 0 and batch_size ≥ 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,7 @@ def decouple(model, ctx, cfg: AscentConfig) -> None:
     start_outputs = ctx.original.restore(forget_probe.inputs, forget_probe.mask)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(parameters, cfg.optimizer)
+    schedule = make_schedule(optimizer, cfg.optimizer, cfg.iterations)
     norms: list[float] = []
     distance = 0.0
     iteration = 0
@@ -75,7 +80,7 @@ def decouple(model, ctx, cfg: AscentConfig) -> None:
         batch = next(batches)
         loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
         forget_loss = check_loss(loss, "forget (gradient ascent)", iteration, cfg.loss_bound)
-        norms.append(float(step(optimizer, -loss, cfg.optimizer, parameters, measure=True)))
+        norms.append(float(step(optimizer, -loss, cfg.optimizer, parameters, schedule=schedule, measure=True)))
         model.eval()
         with torch.no_grad():
             distance = output_distance(
@@ -105,6 +110,21 @@ def decouple(model, ctx, cfg: AscentConfig) -> None:
     )
 
 
+def retain(model, ctx, cfg: RetainConfig):
+    """Phase 2: gradient descent on D_R (nothing when ``epochs`` is 0)."""
+    if cfg.epochs == 0:
+        return model
+    return ctx.fit(
+        model,
+        "retain",
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        optimizer=cfg.optimizer,
+        series="retain",
+        desc="fine-tune on D_R",
+    )
+
+
 class RealisticI2I(Method):
     """Gradient ascent on the forget set (decoupling), then fine-tuning on the retain set (knowledge retention)."""
 
@@ -113,18 +133,7 @@ class RealisticI2I(Method):
 
     def unlearn(self, model, ctx):
         decouple(model, ctx, self.params.ascent)
-        retain = self.params.retain
-        if retain.epochs > 0:
-            ctx.fit(
-                model,
-                "retain",
-                epochs=retain.epochs,
-                batch_size=retain.batch_size,
-                optimizer=retain.optimizer,
-                series="retain",
-                desc="retain fine-tune",
-            )
-        return model
+        return retain(model, ctx, self.params.retain)
 
 
 @unlearn_bench.hookimpl

@@ -10,12 +10,6 @@ import yaml
 from unlearn_bench.cli import main
 from unlearn_bench.plugins import ALLOW_ENV, BLOCK_ENV, reset_plugins
 
-FMNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 BUILTIN_PLUGINS = (
     "fashion-mnist",
     "center-inpaint",
@@ -40,15 +34,6 @@ def isolated(tmp_path, monkeypatch):
     reset_plugins()
     yield
     reset_plugins()
-
-
-@pytest.fixture
-def data_root(tmp_path) -> Path:
-    root = tmp_path / "fmnist"
-    root.mkdir()
-    for name in FMNIST_FILES:
-        (root / name).touch()
-    return root
 
 
 def good_doc(root: Path) -> dict:

@@ -21,6 +21,7 @@ methods:
 
 
 def run_methods(tiny, tmp_path):
+    tmp_path.mkdir(exist_ok=True)
     text = tiny.SUITE[: tiny.SUITE.index("methods:")] + METHODS.lstrip() + tiny.SUITE[tiny.SUITE.index("metrics:") :]
     text = text.replace("split: {forget_classes: [0]}", "split: {forget_classes: [0], proxy_classes: [3]}")
     runner = make_runner(tiny.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
@@ -85,3 +86,12 @@ def test_method_properties(tiny, tmp_path):
         return float((after - before).pow(2).mean() / before.pow(2).mean())
 
     assert encoding_shift("forget") > encoding_shift("retain")
+
+
+def test_every_method_is_deterministic(tiny, tmp_path):
+    first, cells, _ = run_methods(tiny, tmp_path / "a")
+    second, _, _ = run_methods(tiny, tmp_path / "b")
+    for method, cell in cells.items():
+        a, _ = first.artefacts.load("unlearned", cell.keys["unlearned"])
+        b, _ = second.artefacts.load("unlearned", cell.keys["unlearned"])
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{method} is not deterministic"

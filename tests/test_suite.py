@@ -10,14 +10,9 @@ import yaml
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.plugins import ALLOW_ENV, BLOCK_ENV, reset_plugins
 from unlearn_bench.suite import load_suite
+from unlearn_bench_plugins.fashion_mnist import FILES as FMNIST_FILES
 
 REPO = Path(__file__).resolve().parents[1]
-FMNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 SYSTEM_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -30,16 +25,6 @@ def builtin_plugins(monkeypatch):
     reset_plugins()
     yield
     reset_plugins()
-
-
-@pytest.fixture
-def data_root(tmp_path) -> Path:
-    """A folder with the four Fashion-MNIST file names (``check()`` only looks for them)."""
-    root = tmp_path / "fmnist"
-    root.mkdir()
-    for name in FMNIST_FILES:
-        (root / name).touch()
-    return root
 
 
 def base_doc(root: Path) -> dict:
