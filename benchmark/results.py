@@ -17,7 +17,8 @@ MANIFEST = "suite.json"
 
 
 def dump(value: Any) -> bytes:
-    return (json.dumps(value, indent=1, sort_keys=True, default=str) + "\n").encode()
+    # Insertion order is kept (it is deterministic, and it is the order of the suite, e.g. of paper rows).
+    return (json.dumps(value, indent=1, default=str) + "\n").encode()
 
 
 class ResultStore:

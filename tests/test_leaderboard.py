@@ -97,3 +97,10 @@ def test_rows_of_an_old_configuration_are_left_out(tiny, tmp_path):
     line = next(line for line in text.splitlines() if line.startswith("| Realistic-I2I"))
     assert "—" in line and "0/2" in line
     assert "4 of 6 cells have results" in text
+
+
+def test_paper_rows_keep_the_suite_order(tiny, tmp_path):
+    extra = PAPER.replace("rows: {Realistic-I2I: [1.5, null]}", "rows: {Zeta: [1, 2], Alpha: [3, 4]}")
+    run(tiny, tmp_path, extra)
+    text = (tmp_path / "lb" / "tiny.md").read_text()
+    assert text.index("| Zeta") < text.index("| Alpha")
