@@ -9,14 +9,14 @@ import torch
 from .data import SplitData
 from .models import I2IModel
 from .progress import progress
-from .suite import Component
+from .suite import Resolved
 
 
 @torch.no_grad()
 def evaluate(
     model: I2IModel,
     data: SplitData,
-    metrics: list[Component],
+    metrics: list[Resolved],
     references: dict[str, I2IModel],
     batch_size: int,
     show_progress: bool = True,

@@ -16,7 +16,7 @@ from typing import Any
 import unlearn_bench
 
 from .params import to_dict
-from .suite import Component, Suite, stable_hash
+from .suite import Resolved, Suite, stable_hash
 
 
 @dataclasses.dataclass
@@ -24,12 +24,12 @@ class Cell:
     id: str
     key: str
     seed: int
-    dataset: Component
-    task: Component
-    model: Component
-    method: Component
-    metrics: list[Component]
-    attack: Component | None
+    dataset: Resolved
+    task: Resolved
+    model: Resolved
+    method: Resolved
+    metrics: list[Resolved]
+    attack: Resolved | None
     keys: dict[str, str | None]  # artefact kind → content key
     config: dict[str, Any]  # the cell's full resolved configuration
 
@@ -50,7 +50,7 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _dataset_config(dataset: Component) -> dict[str, Any]:
+def _dataset_config(dataset: Resolved) -> dict[str, Any]:
     config = dataset.config()
     for name in dataset.cls.location_params:
         config["params"].pop(name, None)
@@ -58,7 +58,7 @@ def _dataset_config(dataset: Component) -> dict[str, Any]:
     return config
 
 
-def _model_config(model: Component) -> dict[str, Any]:
+def _model_config(model: Resolved) -> dict[str, Any]:
     config = model.config()
     config["train"] = to_dict(model.entry.train)
     checkpoint = model.entry.checkpoint

@@ -24,7 +24,6 @@ from .splits import SplitConfig
 from .training import TrainRecipe
 
 SUITE_VERSION = 1
-AXES = ("dataset", "task", "model", "method")
 
 
 # ----------------------------------------------------------------------------------------------- the schema
@@ -120,8 +119,8 @@ class SuiteDoc:
 
 
 @dataclasses.dataclass
-class Component:
-    """An entry with its plugin class and parsed parameters."""
+class Resolved:
+    """A suite entry resolved to its registered plugin class, with its parameters parsed."""
 
     kind: str
     id: str
@@ -152,12 +151,12 @@ class Suite:
     file: Path
     doc: SuiteDoc
     data: dict[str, Any]  # the merged YAML, as validated
-    datasets: list[Component]
-    tasks: list[Component]
-    models: list[Component]
-    methods: list[Component]
-    metrics: list[Component]
-    attack: Component | None
+    datasets: list[Resolved]
+    tasks: list[Resolved]
+    models: list[Resolved]
+    methods: list[Resolved]
+    metrics: list[Resolved]
+    attack: Resolved | None
 
     @property
     def name(self) -> str:
@@ -343,13 +342,13 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
         raise (root / "seeds").error("expected a non-empty list of distinct integers")
     plugins = get_plugins()
 
-    def resolve(kind: str, entry: Entry, where: Where) -> Component:
+    def resolve(kind: str, entry: Entry, where: Where) -> Resolved:
         cls = plugins.registry(kind).get(entry.name, where / "name")
         params = parse(cls.Params, entry.params, where / "params")
         ident = entry.id or entry.name
-        return Component(kind, ident, entry.label or ident, cls, params, entry)
+        return Resolved(kind, ident, entry.label or ident, cls, params, entry)
 
-    axes: dict[str, list[Component]] = {}
+    axes: dict[str, list[Resolved]] = {}
     for kind, key in (
         ("dataset", "datasets"),
         ("task", "tasks"),
