@@ -25,6 +25,11 @@ class JointConfig:
             raise ValueError("epochs, batch_size and forget_batch_size must be at least 1")
 
 
+@dataclasses.dataclass(frozen=True)
+class WeightedJointConfig(JointConfig):
+    forget_weight: float = dataclasses.field(default=1.0, metadata={"help": "λ, the weight of the forget term"})
+
+
 Objective = Callable[[Batch, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import JointConfig, optimize_jointly
-
-
-@dataclasses.dataclass(frozen=True)
-class Params(JointConfig):
-    forget_weight: float = dataclasses.field(default=1.0, metadata={"help": "λ, the weight of the ascent term"})
+from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
 
 
 class MergedObjective(Method):
     """Descent on the retain loss and ascent on the forget loss in the same steps."""
 
     name = "merged-objective"
-    Params = Params
+    Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):
         weight = self.params.forget_weight

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import JointConfig, noise_like, optimize_jointly
-
-
-@dataclasses.dataclass(frozen=True)
-class Params(JointConfig):
-    forget_weight: float = dataclasses.field(default=1.0, metadata={"help": "weight of the noise-target term"})
+from unlearn_bench_plugins.joint import WeightedJointConfig, noise_like, optimize_jointly
 
 
 class NoisyLabel(Method):
     """Train the whole model to output noise for forget inputs while keeping the retain loss low."""
 
     name = "noisy-label"
-    Params = Params
+    Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):
         weight = self.params.forget_weight

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import JointConfig, optimize_jointly
-
-
-@dataclasses.dataclass(frozen=True)
-class Params(JointConfig):
-    forget_weight: float = dataclasses.field(default=1.0, metadata={"help": "weight of the noise-encoding term"})
+from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
 
 
 class RandomEncoder(Method):
     """Whole model: retain loss plus the distance between E(T(x_f)) and standard Gaussian noise."""
 
     name = "random-encoder"
-    Params = Params
+    Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):
         weight = self.params.forget_weight
