@@ -141,14 +141,14 @@ class Runner:
         try:
             model, meta = self.unlearned(cell)
             row["method"] = meta
-            data = self.split_data(cell)
             references = {name: self.model(cell, name)[0] for name in self.references(cell)}
             evaluate_clock = time.perf_counter()
+            ctx = self.context(cell)
             row["metrics"] = evaluate(
-                model, data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
+                model, ctx.data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
             )
             if cell.attack is not None:
-                row["audit"] = cell.attack.build().audit(model, self.context(cell, data))
+                row["audit"] = cell.attack.build().audit(model, ctx)
             row["evaluate_s"] = time.perf_counter() - evaluate_clock
         except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the suite
             row["status"] = "failed"
@@ -191,9 +191,10 @@ class Runner:
             model = cell.model.build(self.images(cell).shape)
         return model.to(self.device)
 
-    def context(self, cell: Cell, data: SplitData, original: I2IModel | None = None) -> RunContext:
+    def context(self, cell: Cell, original: I2IModel | None = None) -> RunContext:
+        """A context with fresh data (its own read counts) for one piece of work on ``cell``."""
         return RunContext(
-            data,
+            self.split_data(cell),
             seed=cell.seed,
             recipe=cell.model.entry.train,
             new_model=lambda: self.new_model(cell),
@@ -240,29 +241,25 @@ class Runner:
         if cell.model.entry.checkpoint is not None:
             model.load_state_dict(load_checkpoint(cell.model.entry.checkpoint))
             return model, {"source": "checkpoint"}
-        data = self.split_data(cell)
-        ctx = self.context(cell, data)
+        ctx = self.context(cell)
         ctx.fit(model, "train", series="train", desc=f"train original ({cell.model.id})")
-        return model, {"source": "trained", "trace": dict(ctx.trace), "reads": dict(data.reads)}
+        return model, {"source": "trained", "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
 
     def _build_retrained(self, cell: Cell) -> tuple[I2IModel, dict]:
         model = self.new_model(cell)
-        data = self.split_data(cell)
-        ctx = self.context(cell, data)
+        ctx = self.context(cell)
         ctx.fit(model, "retain", series="train", desc=f"retrain on D_R ({cell.model.id})")
-        return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(data.reads)}
+        return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
 
     def _build_attack(self, cell: Cell) -> tuple[I2IModel, dict]:
         original = copy.deepcopy(self.model(cell, "original")[0])
-        data = self.split_data(cell)
-        ctx = self.context(cell, data, original=frozen_copy(original))
+        ctx = self.context(cell, original=frozen_copy(original))
         model = cell.attack.build().attack_model(original, ctx)
-        return model, {"trace": dict(ctx.trace), "summary": ctx.summary, "reads": dict(data.reads)}
+        return model, {"trace": dict(ctx.trace), "summary": ctx.summary, "reads": dict(ctx.data.reads)}
 
     def _build_unlearned(self, cell: Cell) -> tuple[I2IModel, dict]:
         start = copy.deepcopy(self.model(cell, cell.start_kind)[0])
-        data = self.split_data(cell)
-        ctx = self.context(cell, data, original=frozen_copy(start))
+        ctx = self.context(cell, original=frozen_copy(start))
         clock = time.perf_counter()
         model = cell.method.build().unlearn(start, ctx)
         if not isinstance(model, I2IModel):
@@ -270,6 +267,6 @@ class Runner:
         return model, {
             "summary": ctx.summary,
             "trace": dict(ctx.trace),
-            "reads": dict(data.reads),
+            "reads": dict(ctx.data.reads),
             "unlearn_s": time.perf_counter() - clock,
         }

@@ -184,16 +184,21 @@ class _Origins:
         self.files: dict[tuple, str] = {}
 
     def mark(self, value: Any, file: str, path: tuple = ()) -> None:
-        if not isinstance(value, dict):
-            # A list or scalar replaces whatever was there: forget the origins of the old items below it.
-            self.files = {p: f for p, f in self.files.items() if p[: len(path)] != path or len(p) == len(path)}
-        self.files[path] = file
+        """Record that ``file`` set ``value`` at ``path``. Mappings merge into what was there; a list or scalar
+        replaces it, so the origins of the old items below it are forgotten."""
         if isinstance(value, dict):
+            self.files[path] = file
             for k, v in value.items():
                 self.mark(v, file, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                self.mark(v, file, (*path, i))
+            return
+        self.files = {p: f for p, f in self.files.items() if p[: len(path)] != path}
+        self._mark_new(value, file, path)
+
+    def _mark_new(self, value: Any, file: str, path: tuple) -> None:
+        self.files[path] = file
+        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for k, v in children:
+            self._mark_new(v, file, (*path, k))
 
     def file_of(self, path: tuple) -> str | None:
         for end in range(len(path), -1, -1):
@@ -313,7 +318,7 @@ def _set(data: dict, assignment: str, origins: _Origins) -> None:
             else:
                 if part not in node:
                     node[part] = {}
-                    origins.files[tuple(path)] = "--set"
+                    origins.mark(node[part], "--set", tuple(path))
                 node = node[part]
         else:
             raise ConfigError("cannot set a key inside a scalar value", file="--set", key=key)

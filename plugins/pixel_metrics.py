@@ -7,7 +7,7 @@ import unlearn_bench
 from unlearn_bench.metrics import Metric
 
 
-def _masked_squared_error(outputs, reference, mask):
+def masked_squared_error(outputs, reference, mask):
     """Per image: (sum of squared errors over the hole, number of hole values)."""
     weight = mask.expand_as(outputs)
     errors = ((outputs - reference) ** 2 * weight).flatten(1).sum(1)
@@ -27,7 +27,7 @@ class MaskedMSE(Metric):
         self.count = torch.zeros((), dtype=torch.float64)
 
     def update(self, outputs, reference, mask):
-        errors, counts = _masked_squared_error(outputs, reference, mask)
+        errors, counts = masked_squared_error(outputs, reference, mask)
         self.total += errors.double().sum().cpu()
         self.count += counts.double().sum().cpu()
 
@@ -47,7 +47,7 @@ class MaskedPSNR(Metric):
         self.values: list[torch.Tensor] = []
 
     def update(self, outputs, reference, mask):
-        errors, counts = _masked_squared_error(outputs, reference, mask)
+        errors, counts = masked_squared_error(outputs, reference, mask)
         mse = (errors / counts).double().clamp_min(1e-10)  # identical images: 100 dB, not infinity
         self.values.append((-10 * torch.log10(mse)).cpu())
 

@@ -14,6 +14,7 @@ import torch
 import unlearn_bench
 from unlearn_bench.methods import Method
 from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, make_schedule, step
+from unlearn_bench_plugins.pixel_metrics import masked_squared_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +59,8 @@ class Params:
 
 def output_distance(outputs: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
     """RMS difference over the hole, averaged over images: the ``d`` of Theorem 1."""
-    weight = mask.expand_as(outputs)
-    per_image = ((outputs - reference) ** 2 * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)
-    return float(per_image.sqrt().mean())
+    errors, counts = masked_squared_error(outputs, reference, mask)
+    return float((errors / counts).sqrt().mean())
 
 
 def decouple(model, ctx, cfg: AscentConfig) -> None:
