@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 import torch
 
@@ -11,16 +12,39 @@ from .context import RunContext
 from .models import I2IModel
 
 
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """A number an audit reports, shown as a leaderboard column like a metric."""
+
+    display_name: str
+    higher_is_better: bool
+
+
+@dataclasses.dataclass
+class AuditReport:
+    """What ``Attack.audit`` returns: ``values[measure][split]`` (splits: 'forget', 'retain', ...) for the
+    leaderboard, and ``details`` (calibration, counts, thresholds) recorded in the result row."""
+
+    values: dict[str, dict[str, float]]
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 class Attack(Component):
     """Base class of attacks and audits.
 
-    - ``poison(images)`` transforms clean forget images wherever they are read (training and evaluation); the
-      default leaves them unchanged.
+    A suite names at most one ``attack`` (it shapes the starting point of unlearning) and any number of
+    ``audits`` (they only measure). The runner calls ``audit`` of both on every unlearned model.
+
+    - ``poison(images)`` transforms clean forget images wherever they are read (training, evaluation and the
+      held-out images of the forget classes); the default leaves them unchanged. Only the suite's ``attack``
+      poisons.
     - ``attack_model(original, ctx)`` returns the *attack model* that unlearning starts from (for example the
       original model fine-tuned on poisoned forget samples). The default returns the original unchanged.
-    - ``audit(model, ctx)`` returns named numbers measured on a model (for example how often a backdoor is
-      regenerated); the runner calls it on every unlearned model and records the result.
+    - ``audit(model, ctx)`` measures a model; ``ctx.upstream(kind)`` gives the original, attack, retrained and
+      shadow models for calibration. Every measure it reports must be declared in ``measures``.
     """
+
+    measures: ClassVar[dict[str, Measure]] = {}
 
     def poison(self, images: torch.Tensor) -> torch.Tensor:
         return images
@@ -28,5 +52,5 @@ class Attack(Component):
     def attack_model(self, original: I2IModel, ctx: RunContext) -> I2IModel:
         return original
 
-    def audit(self, model: I2IModel, ctx: RunContext) -> dict[str, Any]:
-        return {}
+    def audit(self, model: I2IModel, ctx: RunContext) -> AuditReport:
+        return AuditReport({})

@@ -25,7 +25,10 @@ class RunContext:
     - ``fit(model, part)``: the harness's training loop with the suite's recipe.
     - ``new_model()``: a freshly initialised model of the suite's architecture.
     - ``original``: a frozen copy of the model the run started from (θ0).
-    - ``retrained_model()``: the model trained from scratch on the retain set (cached and shared).
+    - ``upstream(kind)``: the run's upstream models, built once and shared: ``original``, ``attack`` (when the suite
+      has one), ``retrained`` (trained from scratch on the retain set) and ``shadow`` (the same with another
+      seed: an independent reference model for audits). Treat them as read-only. ``retrained_model()`` is
+      ``upstream('retrained')``.
     - ``log(series, **values)`` appends a point to a trace series; ``record(**values)`` adds summary values. Both
       go into the result row.
     """
@@ -38,7 +41,7 @@ class RunContext:
         recipe: TrainRecipe,
         new_model: Callable[[], I2IModel],
         original: I2IModel | None = None,
-        retrained_model: Callable[[], I2IModel] | None = None,
+        upstream: Callable[[str], I2IModel] | None = None,
         show_progress: bool = True,
     ):
         self.data = data
@@ -47,7 +50,7 @@ class RunContext:
         self.recipe = recipe
         self._new_model = new_model
         self.original = original
-        self._retrained_model = retrained_model
+        self._upstream = upstream
         self.show_progress = show_progress
         self._generators = 0
         self.trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -66,10 +69,13 @@ class RunContext:
     def new_model(self) -> I2IModel:
         return self._new_model().to(self.device)
 
+    def upstream(self, kind: str) -> I2IModel:
+        if self._upstream is None:
+            raise RuntimeError("no upstream models are available in this context")
+        return self._upstream(kind)
+
     def retrained_model(self) -> I2IModel:
-        if self._retrained_model is None:
-            raise RuntimeError("no retrained model is available in this context")
-        return self._retrained_model()
+        return self.upstream("retrained")
 
     def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
         return progress(iterable, desc=desc, total=total, enabled=self.show_progress)

@@ -26,7 +26,7 @@ class SplitData:
 
     Training parts: ``forget`` (D_F), ``retain`` (D_R), ``train`` (their union: what the original model saw) and,
     when the split names proxy classes, ``proxy``. Evaluation parts: ``eval/retain``, ``eval/forget`` and, with
-    unseen classes, ``eval/unseen``.
+    unseen classes, ``eval/unseen``. ``holdout``: test images of the forget classes (for audits).
 
     ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
     marks forget images this way). ``reads`` counts the images served per part, so tests can prove, for example,
@@ -49,6 +49,8 @@ class SplitData:
         self.reads: Counter[str] = Counter()
 
     def _subset(self, part: str) -> Subset:
+        if part == "holdout":
+            return Subset(self.data.test, self.split.holdout)
         if part.startswith("eval/"):
             name = part.removeprefix("eval/")
             if name not in self.split.evaluate:

@@ -53,7 +53,7 @@ def _default_tables(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _column_heading(metric: dict[str, Any], split: str) -> str:
     arrow = "↑" if metric["higher_is_better"] else "↓"
-    reference = "" if metric["reference"] == "ground-truth" else f" vs {metric['reference']}"
+    reference = "" if metric["reference"] in (None, "ground-truth") else f" vs {metric['reference']}"
     return f"{metric['display_name']}{reference} {arrow} {SPLIT_LABELS[split]}"
 
 

@@ -1,7 +1,7 @@
 """A suite expands into cells: dataset × task × model × method × seed.
 
-Each cell names the upstream artefacts it needs (the original model, the attack model, the retrained model) by
-content key: the hash of everything that determines them. Cells that share an upstream artefact share its key,
+Each cell names the upstream artefacts it needs (the original model, the attack model, the retrained model, the
+shadow model that audits use as an independent reference) by content key: the hash of everything that determines them. Cells that share an upstream artefact share its key,
 so it is built once; a cell whose configuration did not change keeps its key, so it is not run again.
 """
 
@@ -30,12 +30,17 @@ class Cell:
     method: Resolved
     metrics: list[Resolved]
     attack: Resolved | None
+    audits: list[Resolved]
     keys: dict[str, str | None]  # artefact kind → content key
     config: dict[str, Any]  # the cell's full resolved configuration
 
     @property
     def axes(self) -> dict[str, str]:
         return {"dataset": self.dataset.id, "task": self.task.id, "model": self.model.id, "method": self.method.id}
+
+    @property
+    def auditors(self) -> list[Resolved]:
+        return ([self.attack] if self.attack else []) + self.audits
 
     @property
     def start_kind(self) -> str:
@@ -75,6 +80,7 @@ def expand(suite: Suite) -> list[Cell]:
     """All cells of the suite, in a stable order (methods vary fastest, then seeds)."""
     harness = unlearn_bench.__version__
     attack_config = suite.attack.config() if suite.attack else None
+    audit_configs = [{"id": a.id, **a.config()} for a in suite.audits]
     metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference} for m in suite.metrics]
     cells = []
     for dataset in suite.datasets:
@@ -91,13 +97,10 @@ def expand(suite: Suite) -> list[Cell]:
                         "harness": harness,
                     }
                     original = stable_hash({"artefact": "original", **upstream})
-                    retrained = stable_hash(
-                        {
-                            "artefact": "retrained",
-                            **upstream,
-                            "model": {k: v for k, v in model_config.items() if k != "checkpoint"},
-                        }
-                    )
+                    # A model trained from scratch does not depend on the original's checkpoint.
+                    from_scratch = {**upstream, "model": {k: v for k, v in model_config.items() if k != "checkpoint"}}
+                    retrained = stable_hash({"artefact": "retrained", **from_scratch})
+                    shadow = stable_hash({"artefact": "shadow", **from_scratch})
                     attack = (
                         stable_hash({"artefact": "attack", "from": original, "attack": attack_config})
                         if attack_config
@@ -121,9 +124,17 @@ def expand(suite: Suite) -> list[Cell]:
                             "attack": attack_config,
                             "method": method_config,
                             "metrics": metric_configs,
+                            # Only when present, so that suites without audits keep their cell keys.
+                            **({"audits": audit_configs} if audit_configs else {}),
                             "evaluate": to_dict(suite.doc.evaluate),
                         }
-                        keys = {"original": original, "attack": attack, "retrained": retrained, "unlearned": unlearned}
+                        keys = {
+                            "original": original,
+                            "attack": attack,
+                            "retrained": retrained,
+                            "shadow": shadow,
+                            "unlearned": unlearned,
+                        }
                         cells.append(
                             Cell(
                                 id=_slug(dataset.id, task.id, model.id, method.id, f"seed{seed}"),
@@ -135,6 +146,7 @@ def expand(suite: Suite) -> list[Cell]:
                                 method=method,
                                 metrics=suite.metrics,
                                 attack=suite.attack,
+                                audits=suite.audits,
                                 keys=keys,
                                 config=config,
                             )

@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .artefacts import ArtefactStore, load_checkpoint
+from .attacks import AuditReport
 from .context import RunContext
 from .data import SplitData
 from .datasets import ImageData
@@ -31,9 +32,30 @@ from .plan import Cell, expand
 from .progress import progress
 from .results import ResultStore
 from .splits import Split, make_split
-from .suite import Suite
+from .suite import Resolved, Suite
 
 ROW_SCHEMA = 1
+SHADOW_SEED_OFFSET = 100_003  # the shadow model: a retrained model with an unrelated seed
+
+
+def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
+    """An audit's numbers as result entries shaped like metric results (the leaderboard shows both alike)."""
+    unknown = set(report.values) - set(auditor.cls.measures)
+    if unknown:
+        raise CellFailed(f"audit '{auditor.name}' reported undeclared measures {sorted(unknown)}")
+    return [
+        {
+            "metric": f"{auditor.id}/{name}",
+            "name": auditor.name,
+            "display_name": auditor.cls.measures[name].display_name,
+            "higher_is_better": auditor.cls.measures[name].higher_is_better,
+            "split": split,
+            "reference": None,
+            "value": float(value),
+        }
+        for name, by_split in report.values.items()
+        for split, value in by_split.items()
+    ]
 
 
 @dataclasses.dataclass
@@ -64,7 +86,8 @@ def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
                 "reference": m.entry.reference,
             }
             for m in suite.metrics
-        ],
+        ]
+        + suite.measures(),
         "seeds": suite.doc.seeds,
         "tables": to_dict(suite.doc.leaderboard.tables),
         "cells": [{"id": c.id, "key": c.key, "seed": c.seed, **c.axes} for c in cells],
@@ -147,8 +170,13 @@ class Runner:
             row["metrics"] = evaluate(
                 model, ctx.data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
             )
-            if cell.attack is not None:
-                row["audit"] = cell.attack.build().audit(model, ctx)
+            row["split"] = ctx.data.split.summary()
+            if cell.auditors:
+                row["audit"] = {}
+                for auditor in cell.auditors:
+                    report = auditor.build().audit(model, self.context(cell))
+                    row["metrics"] += audit_rows(auditor, report)
+                    row["audit"][auditor.id] = report.details
             row["evaluate_s"] = time.perf_counter() - evaluate_clock
         except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the suite
             row["status"] = "failed"
@@ -180,34 +208,37 @@ class Runner:
         split = self._splits[cell.dataset.id, cell.seed]
         transforms = {}
         if cell.attack is not None:
-            attack = cell.attack.build()
-            transforms = {"forget": attack.poison, "eval/forget": attack.poison}
+            poison = cell.attack.build().poison
+            transforms = {"forget": poison, "eval/forget": poison, "holdout": poison}
         return SplitData(images, split, cell.task.build(), self.device, transforms)
 
-    def new_model(self, cell: Cell) -> I2IModel:
-        """A freshly initialised model; the same seed gives the same initial weights."""
+    def new_model(self, cell: Cell, seed: int | None = None) -> I2IModel:
+        """A freshly initialised model; the same seed (default: the cell's) gives the same initial weights."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cell.seed)
+            torch.manual_seed(cell.seed if seed is None else seed)
             model = cell.model.build(self.images(cell).shape)
         return model.to(self.device)
 
-    def context(self, cell: Cell, original: I2IModel | None = None) -> RunContext:
+    def context(self, cell: Cell, original: I2IModel | None = None, seed: int | None = None) -> RunContext:
         """A context with fresh data (its own read counts) for one piece of work on ``cell``."""
+        seed = cell.seed if seed is None else seed
         return RunContext(
             self.split_data(cell),
-            seed=cell.seed,
+            seed=seed,
             recipe=cell.model.entry.train,
-            new_model=lambda: self.new_model(cell),
+            new_model=lambda: self.new_model(cell, seed),
             original=original,
-            retrained_model=lambda: self.model(cell, "retrained")[0],
+            upstream=lambda kind: self.model(cell, kind)[0],
             show_progress=self.show_progress,
         )
 
     # --------------------------------------------------------------------------------------- artefact side
 
     def model(self, cell: Cell, kind: str) -> tuple[I2IModel, dict]:
-        """The upstream model ``kind`` of ``cell`` (original, attack, retrained, unlearned), built at most once."""
+        """The model ``kind`` of ``cell`` (original, attack, retrained, shadow, unlearned), built at most once."""
         key = cell.keys[kind]
+        if key is None:
+            raise CellFailed(f"this suite has no {kind} model")
         if key in self._failed:
             raise CellFailed(f"the {kind} model could not be built: {self._failed[key]}")
         if key in self._models:
@@ -250,6 +281,18 @@ class Runner:
         ctx = self.context(cell)
         ctx.fit(model, "retain", series="train", desc=f"retrain on D_R ({cell.model.id})")
         return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
+
+    def _build_shadow(self, cell: Cell) -> tuple[I2IModel, dict]:
+        seed = cell.seed + SHADOW_SEED_OFFSET
+        torch.manual_seed(seed)  # model() restores the global RNG afterwards
+        model = self.new_model(cell, seed)
+        ctx = self.context(cell, seed=seed)
+        ctx.fit(model, "retain", series="train", desc=f"train shadow on D_R ({cell.model.id})")
+        return model, {
+            "source": f"trained on the retain set with seed {seed}",
+            "trace": dict(ctx.trace),
+            "reads": dict(ctx.data.reads),
+        }
 
     def _build_attack(self, cell: Cell) -> tuple[I2IModel, dict]:
         original = copy.deepcopy(self.model(cell, "original")[0])

@@ -64,10 +64,15 @@ class SplitConfig:
 
 @dataclasses.dataclass
 class Split:
-    """Index lists into the dataset's train or test set, by part."""
+    """Index lists into the dataset's train or test set, by part.
+
+    ``holdout`` are test images of the forget classes: never trained on, drawn from the same distribution as D_F
+    (the non-members of the membership-inference audit).
+    """
 
     train: dict[str, list[int]]
     evaluate: dict[str, tuple[str, list[int]]]
+    holdout: list[int] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict:
         """Sizes and a fingerprint of each part, recorded with every result."""
@@ -78,6 +83,7 @@ class Split:
         out = {f"train/{p}": {"size": len(ix), "sha256": digest(ix)} for p, ix in self.train.items()}
         for part, (source, ix) in self.evaluate.items():
             out[f"eval/{part}"] = {"source": source, "size": len(ix), "sha256": digest(ix)}
+        out["holdout"] = {"source": "test", "size": len(self.holdout), "sha256": digest(self.holdout)}
         return out
 
 
@@ -135,4 +141,5 @@ def make_split(config: SplitConfig, data: ImageData, seed: int) -> Split:
     parts = {"forget": forget, "retain": retain, "train": sorted(forget + retain)}
     if config.proxy_classes:
         parts["proxy"] = sorted(i for c in config.proxy_classes for i in train[c])
-    return Split(train=parts, evaluate=evaluate)
+    holdout = sorted(i for c in config.forget_classes for i in test[c])
+    return Split(train=parts, evaluate=evaluate, holdout=holdout)

@@ -82,7 +82,9 @@ class TableConfig:
     where: dict[str, str] = dataclasses.field(
         default_factory=dict, metadata={"help": "axis → id filter, e.g. {dataset: fmnist-20}"}
     )
-    metrics: list[str] | None = dataclasses.field(default=None, metadata={"help": "metric ids; default all"})
+    metrics: list[str] | None = dataclasses.field(
+        default=None, metadata={"help": "metric ids and audit measure ids ('<audit id>/<measure>'); default all"}
+    )
     splits: list[Literal["retain", "forget", "unseen"]] = dataclasses.field(
         default_factory=lambda: ["retain", "forget"]
     )
@@ -110,7 +112,12 @@ class SuiteDoc:
     metrics: list[MetricEntry]
     description: str = ""
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
-    attack: Entry | None = None
+    attack: Entry | None = dataclasses.field(
+        default=None, metadata={"help": "an attack that shapes the starting model (e.g. backdoor poisoning)"}
+    )
+    audits: list[Entry] = dataclasses.field(
+        default_factory=list, metadata={"help": "attack plugins that only measure (e.g. membership inference)"}
+    )
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
     leaderboard: LeaderboardConfig = dataclasses.field(default_factory=LeaderboardConfig)
 
@@ -157,10 +164,29 @@ class Suite:
     methods: list[Resolved]
     metrics: list[Resolved]
     attack: Resolved | None
+    audits: list[Resolved] = dataclasses.field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.doc.name
+
+    @property
+    def auditors(self) -> list[Resolved]:
+        """The attack (if any) and the audits: everything whose ``audit`` runs on each unlearned model."""
+        return ([self.attack] if self.attack else []) + self.audits
+
+    def measures(self) -> list[dict[str, Any]]:
+        """The audits' numbers as leaderboard columns, with ids '<audit id>/<measure>'."""
+        return [
+            {
+                "id": f"{auditor.id}/{name}",
+                "display_name": measure.display_name,
+                "higher_is_better": measure.higher_is_better,
+                "reference": None,
+            }
+            for auditor in self.auditors
+            for name, measure in auditor.cls.measures.items()
+        ]
 
     @property
     def hash(self) -> str:
@@ -374,8 +400,23 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
             seen[c.id] = i
         axes[key] = components
     attack = resolve("attack", doc.attack, root / "attack") if doc.attack else None
+    audits = [resolve("attack", e, root / "audits" / i) for i, e in enumerate(doc.audits)]
+    audit_ids = [attack.id] if attack else []
+    for i, audit in enumerate(audits):
+        if audit.id in audit_ids:
+            raise (root / "audits" / i).error(f"audit id '{audit.id}' is used twice; give one of them an 'id'")
+        audit_ids.append(audit.id)
     suite = Suite(
-        path, doc, data, axes["datasets"], axes["tasks"], axes["models"], axes["methods"], axes["metrics"], attack
+        path,
+        doc,
+        data,
+        axes["datasets"],
+        axes["tasks"],
+        axes["models"],
+        axes["methods"],
+        axes["metrics"],
+        attack,
+        audits,
     )
     _check_references(suite, root)
     _check_tables(suite, root)
@@ -398,7 +439,7 @@ def _check_tables(suite: Suite, root: Where) -> None:
         "model": [c.id for c in suite.models],
         "method": [c.id for c in suite.methods],
     }
-    metric_ids = [m.id for m in suite.metrics]
+    metric_ids = [m.id for m in suite.metrics] + [m["id"] for m in suite.measures()]
     has_unseen = any(d.entry.split.unseen_classes for d in suite.datasets)
     seen_tables: set[str] = set()
     for t, table in enumerate(suite.doc.leaderboard.tables):
@@ -413,7 +454,9 @@ def _check_tables(suite: Suite, root: Where) -> None:
                 raise (where / "where" / axis).error(f"no {axis} has id '{value}'{did_you_mean(value, ids[axis])}")
         for m, metric in enumerate(table.metrics or ()):
             if metric not in metric_ids:
-                raise (where / "metrics" / m).error(f"no metric has id '{metric}'{did_you_mean(metric, metric_ids)}")
+                raise (where / "metrics" / m).error(
+                    f"no metric or audit measure has id '{metric}'{did_you_mean(metric, metric_ids)}"
+                )
         if "unseen" in table.splits and not has_unseen:
             raise (where / "splits").error("'unseen' needs unseen_classes in a dataset's split")
 

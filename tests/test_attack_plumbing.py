@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 import unlearn_bench
-from unlearn_bench.attacks import Attack
+from unlearn_bench.attacks import Attack, AuditReport, Measure
 from unlearn_bench.plugins import get_plugins
 from unlearn_bench.runner import Runner
 
@@ -13,6 +13,7 @@ class BrightCentre(Attack):
     """Poison: set the centre pixel of forget images to 1; the attack model is fine-tuned on them."""
 
     name = "bright-centre"
+    measures = {"centre": Measure("Centre brightness", higher_is_better=False)}
 
     def poison(self, images):
         images = images.clone()
@@ -23,8 +24,11 @@ class BrightCentre(Attack):
         return ctx.fit(original, "forget", epochs=30, batch_size=8, desc="attack")
 
     def audit(self, model, ctx):
-        batch = next(ctx.batches("eval/forget", 64, shuffle=False))
-        return {"centre_mean": float(model.restore(batch.inputs, batch.mask)[..., 4, 4].mean())}
+        values = {}
+        for part in ("forget", "retain"):
+            batch = next(ctx.batches(f"eval/{part}", 64, shuffle=False))
+            values[part] = float(model.restore(batch.inputs, batch.mask)[..., 4, 4].mean())
+        return AuditReport({"centre": values}, {"images": len(batch.inputs)})
 
 
 class AttackPlugin:
@@ -56,7 +60,14 @@ def test_attack_is_the_starting_point_and_is_audited(tiny, tmp_path, monkeypatch
     mse_attack = {m["split"]: m["value"] for m in rows["none"]["metrics"] if m["metric"] == "mse-attack"}
     assert mse_attack == {"retain": 0.0, "forget": 0.0}
     # The attack model paints the bright centre into forget outputs; the retrained model (never poisoned) does not.
-    assert rows["none"]["audit"]["centre_mean"] > rows["retrain"]["audit"]["centre_mean"] + 0.2
+    def centre(row, split):
+        return next(m["value"] for m in row["metrics"] if m["metric"] == "bright-centre/centre" and m["split"] == split)
+
+    assert centre(rows["none"], "forget") > centre(rows["retrain"], "forget") + 0.2
+    assert rows["none"]["audit"] == {"bright-centre": {"images": 24}}
+    manifest = runner.results.manifest("tiny")
+    assert {"id": "bright-centre/centre", "display_name": "Centre brightness", "higher_is_better": False,
+            "reference": None} in manifest["metrics"]
     cell = runner.cells[0]
     _, meta = runner.artefacts.load("attack", cell.keys["attack"])
     assert set(meta["reads"]) == {"forget"}

@@ -529,7 +529,7 @@ def test_table_where_unknown_axis(tmp_path, doc):
 
 def test_table_metrics_unknown_id(tmp_path, doc):
     err = config_error(write(tmp_path / "s.yaml", with_table(doc, metrics=["psnr", "ssim"])))
-    assert err.key == "leaderboard.tables[0].metrics[1]" and "no metric has id 'ssim'" in err.message
+    assert err.key == "leaderboard.tables[0].metrics[1]" and "no metric or audit measure has id 'ssim'" in err.message
 
 
 def test_table_ids_are_unique(tmp_path, doc):
