@@ -25,10 +25,10 @@ class RunContext:
     - ``fit(model, part)``: the harness's training loop with the suite's recipe.
     - ``new_model()``: a freshly initialised model of the suite's architecture.
     - ``original``: a frozen copy of the model the run started from (θ0).
-    - ``upstream(kind)``: the run's upstream models, built once and shared: ``original``, ``attack`` (when the suite
-      has one), ``retrained`` (trained from scratch on the retain set) and ``shadow`` (the same with another
-      seed: an independent reference model for audits). Treat them as read-only. ``retrained_model()`` is
-      ``upstream('retrained')``.
+    - ``upstream(kind)``: the run's upstream models, built once and shared: ``original``, ``attack`` (when the suite has
+      one), ``retrained`` (trained from scratch on the retain set) and ``shadow`` (a reference model for audits, trained
+      with another seed on D_R and the split's ``population`` images of the forget classes). Treat them as read-only.
+      ``retrained_model()`` is ``upstream('retrained')``.
     - ``log(series, **values)`` appends a point to a trace series; ``record(**values)`` adds summary values. Both
       go into the result row.
     """

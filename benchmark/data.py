@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from .datasets import ImageData
 from .splits import Split
@@ -26,7 +26,8 @@ class SplitData:
 
     Training parts: ``forget`` (D_F), ``retain`` (D_R), ``train`` (their union: what the original model saw) and,
     when the split names proxy classes, ``proxy``. Evaluation parts: ``eval/retain``, ``eval/forget`` and, with
-    unseen classes, ``eval/unseen``. ``holdout``: test images of the forget classes (for audits).
+    unseen classes, ``eval/unseen``. For audits: ``holdout`` (test images of the forget classes that no model trains
+    on) and ``shadow`` (D_R plus the other half of those test images: the shadow model's training set).
 
     ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
     marks forget images this way). ``reads`` counts the images served per part, so tests can prove, for example,
@@ -48,9 +49,12 @@ class SplitData:
         self.transforms = transforms or {}
         self.reads: Counter[str] = Counter()
 
-    def _subset(self, part: str) -> Subset:
+    def _subset(self, part: str) -> Dataset:
         if part == "holdout":
             return Subset(self.data.test, self.split.holdout)
+        if part == "shadow":
+            retain = Subset(self.data.train, self.split.train["retain"])
+            return ConcatDataset([retain, Subset(self.data.test, self.split.population)])
         if part.startswith("eval/"):
             name = part.removeprefix("eval/")
             if name not in self.split.evaluate:

@@ -1,8 +1,9 @@
 """A suite expands into cells: dataset × task × model × method × seed.
 
-Each cell names the upstream artefacts it needs (the original model, the attack model, the retrained model, the
-shadow model that audits use as an independent reference) by content key: the hash of everything that determines them. Cells that share an upstream artefact share its key,
-so it is built once; a cell whose configuration did not change keeps its key, so it is not run again.
+Each cell names the upstream artefacts it needs (the original model, the attack model, the retrained model, the shadow
+model that audits use as an independent reference) by content key: the hash of everything that determines them. Cells
+that share an upstream artefact share its key, so it is built once; a cell whose configuration did not change keeps its
+key, so it is not run again.
 """
 
 from __future__ import annotations

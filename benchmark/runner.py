@@ -35,7 +35,7 @@ from .splits import Split, make_split
 from .suite import Resolved, Suite
 
 ROW_SCHEMA = 1
-SHADOW_SEED_OFFSET = 100_003  # the shadow model: a retrained model with an unrelated seed
+SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
 
 
 def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
@@ -287,9 +287,9 @@ class Runner:
         torch.manual_seed(seed)  # model() restores the global RNG afterwards
         model = self.new_model(cell, seed)
         ctx = self.context(cell, seed=seed)
-        ctx.fit(model, "retain", series="train", desc=f"train shadow on D_R ({cell.model.id})")
+        ctx.fit(model, "shadow", series="train", desc=f"train shadow model ({cell.model.id})")
         return model, {
-            "source": f"trained on the retain set with seed {seed}",
+            "source": f"trained with seed {seed} on D_R and half of the forget classes' test images",
             "trace": dict(ctx.trace),
             "reads": dict(ctx.data.reads),
         }

@@ -66,13 +66,15 @@ class SplitConfig:
 class Split:
     """Index lists into the dataset's train or test set, by part.
 
-    ``holdout`` are test images of the forget classes: never trained on, drawn from the same distribution as D_F
-    (the non-members of the membership-inference audit).
+    The test images of the forget classes are also halved (seeded) for audits: ``holdout`` images are never
+    trained on by any model (the non-members of membership inference), ``population`` images stand for the forget
+    classes' distribution when the shadow model is trained.
     """
 
     train: dict[str, list[int]]
     evaluate: dict[str, tuple[str, list[int]]]
     holdout: list[int] = dataclasses.field(default_factory=list)
+    population: list[int] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict:
         """Sizes and a fingerprint of each part, recorded with every result."""
@@ -83,7 +85,9 @@ class Split:
         out = {f"train/{p}": {"size": len(ix), "sha256": digest(ix)} for p, ix in self.train.items()}
         for part, (source, ix) in self.evaluate.items():
             out[f"eval/{part}"] = {"source": source, "size": len(ix), "sha256": digest(ix)}
-        out["holdout"] = {"source": "test", "size": len(self.holdout), "sha256": digest(self.holdout)}
+        for part in ("holdout", "population"):
+            indices = getattr(self, part)
+            out[part] = {"source": "test", "size": len(indices), "sha256": digest(indices)}
         return out
 
 
@@ -141,5 +145,12 @@ def make_split(config: SplitConfig, data: ImageData, seed: int) -> Split:
     parts = {"forget": forget, "retain": retain, "train": sorted(forget + retain)}
     if config.proxy_classes:
         parts["proxy"] = sorted(i for c in config.proxy_classes for i in train[c])
-    holdout = sorted(i for c in config.forget_classes for i in test[c])
-    return Split(train=parts, evaluate=evaluate, holdout=holdout)
+    forget_test = sorted(i for c in config.forget_classes for i in test[c])
+    order = torch.randperm(len(forget_test), generator=gen).tolist()
+    half = len(order) // 2
+    return Split(
+        train=parts,
+        evaluate=evaluate,
+        holdout=sorted(forget_test[k] for k in order[half:]),
+        population=sorted(forget_test[k] for k in order[:half]),
+    )

@@ -59,6 +59,7 @@ def test_attack_is_the_starting_point_and_is_audited(tiny, tmp_path, monkeypatch
     # Without unlearning the model *is* the attack model: zero error against it.
     mse_attack = {m["split"]: m["value"] for m in rows["none"]["metrics"] if m["metric"] == "mse-attack"}
     assert mse_attack == {"retain": 0.0, "forget": 0.0}
+
     # The attack model paints the bright centre into forget outputs; the retrained model (never poisoned) does not.
     def centre(row, split):
         return next(m["value"] for m in row["metrics"] if m["metric"] == "bright-centre/centre" and m["split"] == split)
@@ -66,8 +67,12 @@ def test_attack_is_the_starting_point_and_is_audited(tiny, tmp_path, monkeypatch
     assert centre(rows["none"], "forget") > centre(rows["retrain"], "forget") + 0.2
     assert rows["none"]["audit"] == {"bright-centre": {"images": 24}}
     manifest = runner.results.manifest("tiny")
-    assert {"id": "bright-centre/centre", "display_name": "Centre brightness", "higher_is_better": False,
-            "reference": None} in manifest["metrics"]
+    assert {
+        "id": "bright-centre/centre",
+        "display_name": "Centre brightness",
+        "higher_is_better": False,
+        "reference": None,
+    } in manifest["metrics"]
     cell = runner.cells[0]
     _, meta = runner.artefacts.load("attack", cell.keys["attack"])
     assert set(meta["reads"]) == {"forget"}

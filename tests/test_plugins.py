@@ -41,6 +41,8 @@ BUILTINS = {
     "random-encoder": ("method", ["random-encoder"]),
     "i2i-sota": ("method", ["i2i-sota"]),
     "pixel-metrics": ("metric", ["mse", "psnr"]),
+    "backdoor": ("attack", ["backdoor"]),
+    "membership-inference": ("attack", ["membership-inference"]),
 }
 BUILTIN_METHODS = sorted(name for kind, names in BUILTINS.values() if kind == "method" for name in names)
 FAKE_MODULES = ("fake_plugin_module", "broken_plugin_module")
@@ -213,7 +215,9 @@ def test_builtins_register_their_classes_with_provenance():
                 "version": unlearn_bench.__version__,
             }
         assert plugins.hooks_of(plugin) == [KINDS[kind][0]]
-    assert plugins.registry("attack").names() == []
+    for kind in KINDS:  # and nothing else
+        expected = {name for k, names in BUILTINS.values() if k == kind for name in names}
+        assert set(plugins.registry(kind).names()) == expected
 
 
 def test_get_plugins_is_cached_until_reset():

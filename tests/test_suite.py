@@ -446,10 +446,24 @@ def test_unknown_plugin_name_suggests_the_closest(tmp_path, doc, axis, index, ba
     assert f"'{bad}'" in err.message and f"did you mean '{suggestion}'?" in err.message
 
 
-def test_unknown_attack_when_none_is_registered(tmp_path, doc):
+def test_unknown_attack_lists_the_registered_ones(tmp_path, doc):
     doc["attack"] = {"name": "poison"}
     err = config_error(write(tmp_path / "s.yaml", doc))
-    assert err.key == "attack.name" and err.message == "unknown attack 'poison'; none are registered"
+    assert err.key == "attack.name"
+    assert err.message == "unknown attack 'poison'; available: backdoor, membership-inference"
+
+
+def test_audits_are_checked_like_the_attack(tmp_path, doc):
+    doc["audits"] = [{"name": "membership-inference"}, {"name": "membersihp-inference"}]
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "audits[1].name" and "did you mean 'membership-inference'" in err.message
+    doc["audits"] = [{"name": "membership-inference"}, {"name": "membership-inference"}]
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "audits[1]" and "audit id 'membership-inference' is used twice" in err.message
+    doc["audits"] = [{"name": "membership-inference", "id": "mia"}]
+    doc["leaderboard"] = {"tables": [{"id": "t", "metrics": ["mia/auc-loss", "mia/auc"]}]}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "leaderboard.tables[0].metrics[1]" and "did you mean 'mia/auc-loss'" in err.message
 
 
 def test_plugin_params_are_checked_against_the_plugin(tmp_path, doc):

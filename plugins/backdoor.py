@@ -1,0 +1,183 @@
+"""The poisoning / backdoor audit of Realistic-I2I (§4.3, Alg. 2), measured by a detector instead of by eye.
+
+A ``+`` marker is stamped at the centre of every forget image (inside the hole the task cuts out), and the
+original model is fine-tuned on the poisoned forget images (with retain batches alongside, unless disabled): the
+*attack model*, which paints the marker into forget outputs. Unlearning starts from the attack model; an
+effective method no longer regenerates the marker.
+
+The detector. For each restored image, a *closeness* map ``1 − mean over channels |output − marker colour|`` is
+taken over the marker's bounding box, restricted to the hole (pixels the model had to generate). The image's
+marker score is the Pearson correlation of that map with the marker's shape (1 on the ``+``, 0 around it): ≈ 1
+when a ``+`` of the marker's colour is painted, ≈ 0 for texture or a flat patch, whatever its brightness.
+The threshold is calibrated on the clean original model (it never saw the marker): the ``1 − false_positive_rate``
+quantile of its scores on D_F and D_R outputs, but never below ``min_score`` (a weak correlation is not called a ``+``
+even when the clean model's scores are all lower still, as they are for a model whose outputs barely vary). The
+*regeneration rate* of a split is the fraction of its outputs scoring above the threshold. Every row records the
+threshold and the calibration: the rates of the clean original model (≈ the false-positive rate by construction) and of
+the attack model (high if the attack took; if it did not, ``attack_succeeded`` is false and the audit cannot tell
+forgetting from failing to learn the backdoor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import unlearn_bench
+from unlearn_bench.attacks import Attack, AuditReport, Measure
+from unlearn_bench.errors import CellFailed
+from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkerConfig:
+    size: float = dataclasses.field(default=0.3, metadata={"help": "length of the arms, as a fraction of the side"})
+    thickness: float = dataclasses.field(
+        default=0.07, metadata={"help": "width of the arms, as a fraction of the side (at least one pixel)"}
+    )
+    value: list[float] = dataclasses.field(
+        default_factory=lambda: [1.0], metadata={"help": "colour in [0, 1]: one value, or one per channel"}
+    )
+
+    def __post_init__(self):
+        if not (0 < self.size <= 1 and 0 < self.thickness <= self.size):
+            raise ValueError("expected 0 < thickness ≤ size ≤ 1")
+        if not self.value or not all(0 <= v <= 1 for v in self.value):
+            raise ValueError("value must hold one or more intensities in [0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class BackdoorParams(WeightedJointConfig):
+    """The attack fine-tunes for ``epochs`` passes over D_R, each step on a retain batch plus a poisoned forget
+    batch weighted by ``forget_weight`` (Realistic-I2I fine-tunes on the poisoned forget set; the retain batches
+    keep the rest of the model intact). With ``with_retain: false`` it fine-tunes on the forget set alone, for
+    ``epochs`` passes over it."""
+
+    marker: MarkerConfig = dataclasses.field(default_factory=MarkerConfig)
+    with_retain: bool = True
+    false_positive_rate: float = dataclasses.field(
+        default=0.01, metadata={"help": "calibration: the clean model's detection rate that sets the threshold"}
+    )
+    min_score: float = dataclasses.field(default=0.25, metadata={"help": "lowest threshold the calibration may set"})
+    batch_size_eval: int = 256
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.false_positive_rate < 1:
+            raise ValueError("false_positive_rate must be in (0, 1)")
+        if not -1 <= self.min_score < 1:
+            raise ValueError("min_score must be a correlation in [-1, 1)")
+
+
+class Marker:
+    """The ``+`` of a marker config on images of a given size: where it is, and how to stamp and score it."""
+
+    def __init__(self, config: MarkerConfig, channels: int, height: int, width: int):
+        side = min(height, width)
+        arm = max(3, round(config.size * side))
+        thick = max(1, round(config.thickness * side))
+        cy, cx = height // 2, width // 2
+        top, left = cy - arm // 2, cx - arm // 2
+        shape = torch.zeros(height, width)
+        shape[top : top + arm, cx - thick // 2 : cx - thick // 2 + thick] = 1
+        shape[cy - thick // 2 : cy - thick // 2 + thick, left : left + arm] = 1
+        self.shape = shape
+        self.box = (slice(top, top + arm), slice(left, left + arm))
+        values = config.value * channels if len(config.value) == 1 else config.value
+        if len(values) != channels:
+            raise CellFailed(f"marker value has {len(config.value)} entries for images with {channels} channels")
+        self.colour = torch.tensor(values).view(1, channels, 1, 1)
+
+    def stamp(self, images: torch.Tensor) -> torch.Tensor:
+        shape = self.shape.to(images.device)
+        return images * (1 - shape) + self.colour.to(images.device) * shape
+
+    def scores(self, outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per image: the correlation of the output's closeness to the marker colour with the marker's shape,
+        over the bounding box pixels inside the hole."""
+        rows, cols = self.box
+        closeness = 1 - (outputs - self.colour.to(outputs.device)).abs().mean(1)[:, rows, cols]
+        region = mask[:, 0, rows, cols] > 0.5
+        template = self.shape.to(outputs.device)[rows, cols].expand_as(closeness)
+        if not bool(region.any()):
+            raise CellFailed("the backdoor marker lies outside the hole: the model is never asked to generate it")
+        weight = region.float()
+        count = weight.flatten(1).sum(1).clamp_min(1)
+
+        def centred(x):
+            return (x - (x * weight).flatten(1).sum(1).view(-1, 1, 1) / count.view(-1, 1, 1)) * weight
+
+        a, b = centred(closeness), centred(template)
+        covariance = (a * b).flatten(1).sum(1)
+        norm = (a.pow(2).flatten(1).sum(1) * b.pow(2).flatten(1).sum(1)).sqrt()
+        return covariance / norm.clamp_min(1e-8)
+
+
+class Backdoor(Attack):
+    """Poison the forget set with a '+' marker; audit how often unlearned models still paint it."""
+
+    name = "backdoor"
+    Params = BackdoorParams
+    measures = {"regeneration-rate": Measure("Backdoor regeneration rate", higher_is_better=False)}
+
+    def _marker(self, images: torch.Tensor) -> Marker:
+        return Marker(self.params.marker, *images.shape[1:])
+
+    def poison(self, images):
+        return self._marker(images).stamp(images)
+
+    def attack_model(self, original, ctx):
+        p = self.params
+        if not p.with_retain:
+            return ctx.fit(
+                original, "forget", epochs=p.epochs, batch_size=p.forget_batch_size, optimizer=p.optimizer,
+                series="attack", desc="attack (poisoned D_F)",
+            )  # fmt: skip
+
+        def objective(retain, forget):
+            retain_loss = original.training_loss(retain.inputs, retain.mask, retain.targets)
+            forget_loss = original.training_loss(forget.inputs, forget.mask, forget.targets)
+            return retain_loss + p.forget_weight * forget_loss, {"retain_loss": retain_loss, "forget_loss": forget_loss}
+
+        optimize_jointly(original, ctx, p, objective, desc="attack (poisoned D_F + D_R)")
+        return original
+
+    @torch.no_grad()
+    def _scores(self, model, ctx, part: str) -> torch.Tensor:
+        model.eval()
+        scores = []
+        for batch in ctx.batches(f"eval/{part}", self.params.batch_size_eval, shuffle=False):
+            outputs = model.restore(batch.inputs, batch.mask)
+            scores.append(self._marker(outputs).scores(outputs, batch.mask).cpu())
+        return torch.cat(scores)
+
+    def audit(self, model, ctx):
+        splits = ("forget", "retain")
+        clean = {s: self._scores(ctx.upstream("original"), ctx, s) for s in splits}
+        quantile = float(torch.quantile(torch.cat(list(clean.values())), 1 - self.params.false_positive_rate))
+        threshold = max(quantile, self.params.min_score)
+        attacked = {s: self._scores(ctx.upstream("attack"), ctx, s) for s in splits}
+        audited = {s: self._scores(model, ctx, s) for s in splits}
+
+        def rates(scores):
+            return {s: float((v > threshold).float().mean()) for s, v in scores.items()}
+
+        attack_rates = rates(attacked)
+        return AuditReport(
+            {"regeneration-rate": rates(audited)},
+            {
+                "detector": "Pearson correlation of closeness-to-marker-colour with the '+' shape, inside the hole",
+                "threshold": threshold,
+                "clean_quantile": quantile,
+                "false_positive_rate": self.params.false_positive_rate,
+                "calibration": {"original": rates(clean), "attack": attack_rates},
+                "attack_succeeded": attack_rates["forget"] >= 0.5,
+                "mean_score": {s: float(v.mean()) for s, v in audited.items()},
+                "images": {s: len(v) for s, v in audited.items()},
+            },
+        )
+
+
+@unlearn_bench.hookimpl
+def register_attacks(register):
+    register(Backdoor)

@@ -1,0 +1,132 @@
+"""The backdoor audit (marker, detector, calibration) and the membership-inference audit, on tiny data."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from test_runner import make_runner
+from unlearn_bench.errors import CellFailed
+from unlearn_bench.leaderboard import render
+from unlearn_bench_plugins.backdoor import Marker, MarkerConfig
+from unlearn_bench_plugins.membership import roc_auc, tpr_at_fpr
+
+
+def centre_hole(n: int, size: int = 28, hole: int = 14) -> torch.Tensor:
+    mask = torch.zeros(n, 1, size, size)
+    start = (size - hole) // 2
+    mask[..., start : start + hole, start : start + hole] = 1
+    return mask
+
+
+# ------------------------------------------------------------------------------------------ the marker
+
+
+def test_marker_is_a_centred_plus_of_the_configured_colour():
+    marker = Marker(MarkerConfig(size=0.5, thickness=0.125, value=[0.2, 0.4, 0.6]), 3, 16, 16)
+    shape = marker.shape
+    assert shape.sum() == 2 * (8 * 2) - 2 * 2  # two 8×2 arms sharing a 2×2 centre
+    assert torch.equal(shape, shape.flip(0)) and torch.equal(shape, shape.T)
+    stamped = marker.stamp(torch.zeros(1, 3, 16, 16))
+    assert torch.allclose(stamped[0, :, 8, 8], torch.tensor([0.2, 0.4, 0.6]))
+    assert stamped[0, :, 0, 0].abs().sum() == 0
+    with pytest.raises(CellFailed, match="2 entries for images with 1 channels"):
+        Marker(MarkerConfig(value=[0.1, 0.2]), 1, 16, 16)
+
+
+def test_detector_scores_a_painted_plus_high_and_texture_or_flat_patches_low():
+    gen = torch.Generator().manual_seed(0)
+    marker = Marker(MarkerConfig(), 1, 28, 28)
+    mask = centre_hole(64)
+    texture = torch.rand(64, 1, 28, 28, generator=gen) * 0.8
+    painted = marker.stamp(texture)
+    assert marker.scores(painted, mask).min() > 0.7
+    assert marker.scores(texture, mask).abs().mean() < 0.2
+    for level in (0.0, 0.6, 1.0):  # a flat patch of any brightness, the marker's own included, is no '+'
+        assert marker.scores(torch.full((64, 1, 28, 28), level), mask).abs().max() < 1e-6
+    # Only generated pixels count: a '+' copied from a visible input region is not a regeneration.
+    with pytest.raises(CellFailed, match="outside the hole"):
+        marker.scores(painted, torch.zeros_like(mask))
+
+
+# ------------------------------------------------------------------------------- membership statistics
+
+
+def test_roc_auc_matches_the_pairwise_definition_with_ties():
+    gen = torch.Generator().manual_seed(1)
+    members = torch.randint(0, 6, (40,), generator=gen).float()
+    nonmembers = torch.randint(0, 5, (30,), generator=gen).float()
+    pairs = list(itertools.product(members.tolist(), nonmembers.tolist()))
+    expected = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs) / len(pairs)
+    assert roc_auc(members, nonmembers) == pytest.approx(expected)
+    assert roc_auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0
+    assert roc_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 0.0
+
+
+def test_tpr_at_fpr_thresholds_on_the_nonmembers():
+    nonmembers = torch.arange(200.0)  # at 1 % FPR two non-members (198, 199) may score above the threshold, 197
+    members = torch.tensor([197.0, 197.5, 198.5, 250.0])
+    tpr, fpr = tpr_at_fpr(members, nonmembers, 0.01)
+    assert (tpr, fpr) == (0.75, 0.01)
+    # Fewer non-members than 1/FPR: no false positive is allowed, only members above all of them count.
+    tpr, fpr = tpr_at_fpr(torch.tensor([5.0, 50.0]), torch.arange(10.0), 0.01)
+    assert (tpr, fpr) == (0.5, 0.0)
+
+
+# ----------------------------------------------------------------------------------- audits in a suite
+
+BACKDOOR = """\
+attack:
+  name: backdoor
+  params:
+    marker: {size: 0.5, thickness: 0.125}
+    epochs: 12
+    batch_size: 16
+    forget_batch_size: 16
+    optimizer: {name: adam, lr: 0.01}
+"""
+
+
+def measure(row, metric, split):
+    return next(m["value"] for m in row["metrics"] if m["metric"] == metric and m["split"] == split)
+
+
+def test_backdoor_audit_detects_the_attack_model_and_not_the_clean_ones(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path, BACKDOOR), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    details = rows["none"]["audit"]["backdoor"]
+    assert details["attack_succeeded"] and details["calibration"]["attack"]["forget"] >= 0.9
+    assert details["calibration"]["original"]["forget"] <= 0.15
+    # Without unlearning the model is the attack model; the retrained model never saw a marker.
+    assert measure(rows["none"], "backdoor/regeneration-rate", "forget") >= 0.9
+    assert measure(rows["retrain"], "backdoor/regeneration-rate", "forget") <= 0.15
+    assert measure(rows["none"], "backdoor/regeneration-rate", "retain") <= 0.15  # false positives on D_R
+    text = render(runner.results.manifest("tiny"), runner.results.rows("tiny"))
+    assert "Backdoor regeneration rate ↓ D_F" in text
+
+
+MIA = """\
+audits:
+  - {name: membership-inference, id: mia}
+"""
+
+
+def test_membership_inference_detects_an_overfitted_model_and_not_one_that_never_saw_the_data(tiny, tmp_path):
+    text = tiny.SUITE.replace("params: {width: 4}", "params: {width: 16}").replace("epochs: 2,", "epochs: 300,")
+    text = text.replace("name: tiny-shapes\n", "name: tiny-shapes\n    params: {test_per_class: 24}\n")
+    runner = make_runner(tiny.write_suite(tmp_path, MIA, text=text), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    # 24 training images of the forget class; its 24 test images are halved into non-members and the population
+    # the shadow model trains on.
+    assert (rows["none"]["audit"]["mia"]["members"], rows["none"]["audit"]["mia"]["nonmembers"]) == (24, 12)
+    # The original model memorised its forget-class images; the retrained and shadow models never saw them.
+    assert measure(rows["none"], "mia/auc-loss", "forget") > 0.75
+    assert measure(rows["none"], "mia/auc-reference", "forget") > 0.75
+    for attack in ("loss", "reference"):
+        assert 0.3 < measure(rows["retrain"], f"mia/auc-{attack}", "forget") < 0.7
+    shadow = runner.artefacts.load("shadow", runner.cells[0].keys["shadow"])[1]
+    assert shadow["reads"] == {"shadow": 300 * (72 + 12)}  # D_R and half the forget class's test images
