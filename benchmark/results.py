@@ -1,5 +1,9 @@
 """The result store: one JSON file per cell under ``<root>/<suite>/``, plus the suite's manifest.
 
+Beside each row, ``cells/<cell id>.samples.pt`` holds a few restored images as uint8 tensors (the outputs of the
+cell's model and of the upstream models on the first evaluation images), from which the leaderboard draws its
+output grids.
+
 Every write is atomic (a temporary file renamed into place), so an interrupted run leaves each file whole or
 absent. The manifest (``suite.json``) holds what the leaderboard needs besides the rows: the resolved suite, its
 hash, the axes and labels, and the key of every planned cell.
@@ -7,9 +11,12 @@ hash, the axes and labels, and the key of every planned cell.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from .paths import atomic_write_bytes
 
@@ -52,6 +59,18 @@ class ResultStore:
 
     def write(self, suite: str, row: dict[str, Any]) -> None:
         atomic_write_bytes(self.row_path(suite, row["cell"]["id"]), dump(row))
+
+    def samples_path(self, suite: str, cell_id: str) -> Path:
+        return self.suite_dir(suite) / "cells" / f"{cell_id}.samples.pt"
+
+    def write_samples(self, suite: str, cell_id: str, samples: dict[str, torch.Tensor]) -> None:
+        buffer = io.BytesIO()
+        torch.save({name: t.detach().cpu().contiguous() for name, t in samples.items()}, buffer)
+        atomic_write_bytes(self.samples_path(suite, cell_id), buffer.getvalue())
+
+    def samples(self, suite: str, cell_id: str) -> dict[str, torch.Tensor] | None:
+        path = self.samples_path(suite, cell_id)
+        return torch.load(path, weights_only=True) if path.is_file() else None
 
     def rows(self, suite: str) -> list[dict[str, Any]]:
         folder = self.suite_dir(suite) / "cells"

@@ -35,6 +35,11 @@ from .splits import Split, make_split
 from .suite import Resolved, Suite
 
 ROW_SCHEMA = 1
+SAMPLES = 6  # images per evaluation split kept for output grids
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
 
 
@@ -170,6 +175,7 @@ class Runner:
             row["metrics"] = evaluate(
                 model, ctx.data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
             )
+            self.results.write_samples(self.suite.name, cell.id, self.samples(cell, model, ctx.data))
             row["split"] = ctx.data.split.summary()
             if cell.auditors:
                 row["audit"] = {}
@@ -189,6 +195,21 @@ class Runner:
         row["started_at"] = started.isoformat(timespec="seconds")
         row["wall_time_s"] = time.perf_counter() - clock
         return row
+
+    @torch.no_grad()
+    def samples(self, cell: Cell, model: I2IModel, data: SplitData) -> dict[str, torch.Tensor]:
+        """The first ``SAMPLES`` images of each evaluation split: degraded input, ground truth, and the restorations
+        of the cell's model and of the models unlearning started from, as uint8 (``<split>/<what>``)."""
+        upstream = {kind: self.model(cell, kind)[0] for kind in ("original", "attack") if cell.keys[kind]}
+        out = {}
+        for part in data.eval_parts:
+            batch = next(data.batches(f"eval/{part}", SAMPLES), None)
+            if batch is None:
+                continue
+            images = {"input": batch.inputs, "target": batch.targets, "output": model.restore(batch.inputs, batch.mask)}
+            images |= {kind: m.restore(batch.inputs, batch.mask) for kind, m in upstream.items()}
+            out |= {f"{part}/{name}": to_uint8(x) for name, x in images.items()}
+        return out
 
     @staticmethod
     def references(cell: Cell) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+import torch
 from unlearn_bench.cli import main
 from unlearn_bench.leaderboard import format_values, render
 from unlearn_bench.results import ResultStore
@@ -64,7 +65,25 @@ def test_leaderboard_from_a_run(tiny, tmp_path):
     assert format_values(values) in line and line.rstrip().endswith("2/2     |")
     assert "| Method" in text and "PSNR ↑ D_R" in text and "PSNR ↑ D_F" in text and "MSE" not in text
     assert "**Reported in Some et al. 2025, Table 9**" in text and "| Realistic-I2I | 1.5       | —" in text
-    assert render(store.manifest("tiny"), rows) == text
+    assert render(store.manifest("tiny"), rows, ["tiny-outputs-tiny-hole-ae.png"]) == text
+
+
+def test_output_grid_is_drawn_from_stored_samples_and_checked(tiny, tmp_path):
+    run(tiny, tmp_path)
+    store = ResultStore(tmp_path / "results")
+    samples = store.samples("tiny", "tiny__hole__ae__none__seed0")
+    assert samples["forget/input"].shape == (6, 1, 8, 8) and samples["forget/input"].dtype == torch.uint8
+    assert set(samples) == {f"{s}/{w}" for s in ("forget", "retain") for w in ("input", "target", "output", "original")}
+    # Without unlearning the output is the original model's; the masked input keeps the pixels around the hole.
+    assert torch.equal(samples["forget/output"], samples["forget/original"])
+    assert torch.equal(samples["retain/input"][..., 0, :], samples["retain/target"][..., 0, :])
+    figure = tmp_path / "lb" / "tiny-outputs-tiny-hole-ae.png"
+    assert f"![{figure.name}]({figure.name})" in (tmp_path / "lb" / "tiny.md").read_text()
+    # The picture is part of the check: once a method's samples are gone, the committed grid is stale.
+    check = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb"), "--check"]
+    assert main(check) == 0
+    store.samples_path("tiny", "tiny__hole__ae__retrain__seed0").unlink()
+    assert main(check) == 1
 
 
 def test_check_detects_stale_and_failed_cells_are_footnoted(tiny, tmp_path, capsys):

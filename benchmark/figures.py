@@ -1,0 +1,112 @@
+"""Figures drawn from the result store: output grids (Realistic-I2I Figs. 3 and 8).
+
+One grid per dataset × task × model, from the first seed's cells: columns are the first evaluation images of D_F
+then of D_R; rows are the masked input, the ground truth, the original model (and the attack model, when the suite
+has one), then every method's restoration.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .results import ResultStore
+
+PAD, GAP = 2, 10  # pixels between tiles and between the D_F and D_R blocks
+SPLITS = (("forget", "D_F (forget)"), ("retain", "D_R (retain)"))
+
+
+def figure_name(suite: str, cell: dict[str, Any]) -> str:
+    return f"{suite}-outputs-{cell['dataset']}-{cell['task']}-{cell['model']}.png"
+
+
+def _tiles(images) -> list[np.ndarray]:
+    """uint8 N×C×H×W → list of H×W×3 floats in [0, 1]."""
+    array = images.numpy().astype(np.float32) / 255
+    if array.shape[1] == 1:
+        array = np.repeat(array, 3, axis=1)
+    return list(array[:, :3].transpose(0, 2, 3, 1))
+
+
+def _compose(grid_rows: list[list[np.ndarray | None]], per_split: int, height: int, width: int) -> np.ndarray:
+    columns = len(grid_rows[0])
+    total_w = columns * (width + PAD) + GAP
+    total_h = len(grid_rows) * (height + PAD)
+    canvas = np.ones((total_h, total_w, 3), dtype=np.float32)
+    for r, tiles in enumerate(grid_rows):
+        for c, tile in enumerate(tiles):
+            y = r * (height + PAD)
+            x = c * (width + PAD) + (GAP if c >= per_split else 0)
+            canvas[y : y + height, x : x + width] = 0.5 if tile is None else tile
+    return canvas
+
+
+def output_grid(suite: str, manifest: dict, rows: dict[str, dict], store: ResultStore, combo: tuple) -> bytes | None:
+    """The PNG of one dataset × task × model, or None when no cell of it stored samples."""
+    seed = manifest["seeds"][0]
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    cells = [
+        c
+        for c in manifest["cells"]
+        if (c["dataset"], c["task"], c["model"]) == combo and c["seed"] == seed and c["id"] in rows
+    ]
+    samples = {c["method"]: store.samples(suite, c["id"]) for c in cells if rows[c["id"]]["status"] == "ok"}
+    samples = {method: s for method, s in samples.items() if s}
+    if not samples:
+        return None
+    first = next(iter(samples.values()))
+    splits = [(split, heading) for split, heading in SPLITS if f"{split}/input" in first]
+    per_split = min(len(first[f"{split}/input"]) for split, _ in splits)
+
+    def row(source: dict | None, what: str) -> list[np.ndarray | None]:
+        out: list[np.ndarray | None] = []
+        for split, _ in splits:
+            key = f"{split}/{what}"
+            out += _tiles(source[key][:per_split]) if source and key in source else [None] * per_split
+        return out
+
+    lines = [("Masked input", row(first, "input")), ("Ground truth", row(first, "target"))]
+    upstream = [kind for kind in ("original", "attack") if f"{splits[0][0]}/{kind}" in first]
+    lines += [(f"{kind.capitalize()} model", row(first, kind)) for kind in upstream]
+    lines += [(labels[m["id"]], row(samples.get(m["id"]), "output")) for m in manifest["axes"]["method"]]
+    _, _, height, width = first[f"{splits[0][0]}/input"].shape
+    canvas = _compose([tiles for _, tiles in lines], per_split, height, width)
+
+    scale = 0.55 / height  # inches per pixel: a tile is about 0.55 inch tall
+    figure = Figure(figsize=(canvas.shape[1] * scale + 2.6, canvas.shape[0] * scale + 0.5), dpi=100)
+    ax = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_yticks([r * (height + PAD) + height / 2 for r in range(len(lines))], [label for label, _ in lines])
+    block = per_split * (width + PAD)
+    ax.set_xticks([block / 2 + i * (block + GAP) for i in range(len(splits))], [heading for _, heading in splits])
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def output_grids(suite: str, manifest: dict, rows: dict[str, dict], store: ResultStore) -> dict[str, bytes]:
+    """File name → PNG for every dataset × task × model of the suite that has samples."""
+    combos = dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"])
+    out = {}
+    for combo in combos:
+        png = output_grid(suite, manifest, rows, store, combo)
+        if png is not None:
+            out[figure_name(suite, dict(zip(("dataset", "task", "model"), combo)))] = png
+    return out
+
+
+def same_picture(a: bytes, b: bytes, tolerance: float = 0.002) -> bool:
+    """Whether two PNGs show the same picture (font rendering may differ slightly between library versions)."""
+    if a == b:
+        return True
+    from matplotlib.image import imread
+
+    x, y = imread(io.BytesIO(a)), imread(io.BytesIO(b))
+    return x.shape == y.shape and float(np.abs(x - y).mean()) <= tolerance
