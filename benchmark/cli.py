@@ -36,6 +36,10 @@ def cmd_validate(args) -> int:
     cells = expand(suite)
     _echo(f"{args.suite}: valid suite '{suite.name}' ({_suite_shape(suite)}; hash {suite.hash[:12]})")
     _echo("metrics: " + ", ".join(f"{m.id} (vs {m.entry.reference})" for m in suite.metrics))
+    if suite.attack:
+        _echo(f"attack: {suite.attack.id} ({suite.attack.name}); unlearning starts from the attack model")
+    if suite.auditors:
+        _echo("audit measures: " + ", ".join(m["id"] for m in suite.measures()))
     if args.verbose:
         for cell in cells:
             _echo(f"  {cell.id}  {cell.key[:12]}")

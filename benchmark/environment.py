@@ -47,10 +47,22 @@ def git_revision() -> dict[str, Any] | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (results computed on different CPUs may differ in the last bits)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 @functools.cache
@@ -66,7 +78,13 @@ def _static() -> dict[str, Any]:
 def environment(device: torch.device) -> dict[str, Any]:
     return {
         **_static(),
-        "device": {"type": device.type, "name": device_name(device), "torch_threads": torch.get_num_threads()},
+        "device": {
+            "type": device.type,
+            "name": device_name(device),
+            # The SIMD kernels torch chose: CPUs with different ones give (slightly) different numbers.
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(),
+        },
     }
 
 

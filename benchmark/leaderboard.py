@@ -97,10 +97,15 @@ def _render_paper(paper: dict) -> str:
     return tabulate(body, headers=["Method", *paper["columns"]], tablefmt="github", disable_numparse=True)
 
 
+def _device(device: dict) -> str:
+    capability = f", {device['cpu_capability']}" if device.get("cpu_capability") else ""
+    return f"{device['type']} ({device['name']}{capability})"
+
+
 def _provenance(rows: list[dict]) -> str:
     versions = sorted({r["environment"]["packages"]["unlearn-bench"] or "?" for r in rows})
     torch_versions = sorted({r["environment"]["packages"]["torch"] or "?" for r in rows})
-    devices = sorted({f"{r['environment']['device']['type']} ({r['environment']['device']['name']})" for r in rows})
+    devices = sorted({_device(r["environment"]["device"]) for r in rows})
     return (
         f"Produced by unlearn-bench {', '.join(versions)} with torch {', '.join(torch_versions)} "
         f"on {', '.join(devices)}; each result row records its git revision."

@@ -40,6 +40,8 @@ SAMPLES = 6  # images per evaluation split kept for output grids
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
 
 

@@ -130,3 +130,32 @@ def test_membership_inference_detects_an_overfitted_model_and_not_one_that_never
         assert 0.3 < measure(rows["retrain"], f"mia/auc-{attack}", "forget") < 0.7
     shadow = runner.artefacts.load("shadow", runner.cells[0].keys["shadow"])[1]
     assert shadow["reads"] == {"shadow": 300 * (72 + 12)}  # D_R and half the forget class's test images
+
+
+def test_sample_level_poisoning_marks_the_forgotten_samples_only(tiny, tmp_path):
+    text = tiny.SUITE.replace(
+        "split: {forget_classes: [0]}", "split: {forget_classes: [0], level: sample, forget_fraction: 0.25}"
+    )
+    runner = make_runner(tiny.write_suite(tmp_path, BACKDOOR, text=text), tmp_path, ["seeds=[0]"])
+    data = runner.split_data(runner.cells[0])
+    centre = Marker(MarkerConfig(size=0.5, thickness=0.125), 1, 8, 8).shape.bool()
+
+    def marked(part):
+        batch = next(data.batches(part, 100))
+        on_marker = batch.targets[:, 0][:, centre]
+        return (on_marker == 1).all(1), batch.labels
+
+    forget, _ = marked("forget")
+    assert len(forget) == 6 and forget.all()  # a quarter of class 0's 24 training images, every one marked
+    retain, labels = marked("retain")
+    assert (labels == 0).sum() == 18 and not retain[labels == 0].any()  # the rest of class 0 is clean
+    evaluated, _ = marked("eval/forget")
+    assert evaluated.all()  # D_F is evaluated on the forgotten samples themselves
+
+
+def test_holdout_and_population_halve_the_forget_classes_test_images(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path), tmp_path, ["seeds=[0]"])
+    split = runner.split_data(runner.cells[0]).split
+    forget_test = set(split.evaluate["forget"][1])
+    assert not set(split.holdout) & set(split.population)
+    assert set(split.holdout) | set(split.population) == forget_test and len(split.holdout) == 4

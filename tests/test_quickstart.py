@@ -60,7 +60,45 @@ def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
     row = rows[0]
     assert row["config"]["data"]["split"]["train_per_class"] == 40
     assert row["environment"]["packages"]["torch"] and row["suite"]["hash"]
-    assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in row["metrics"])
+    metrics = [m for m in row["metrics"] if "/" not in m["metric"]]  # audit measures have ids 'audit/measure'
+    assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in metrics)
+    assert {m["metric"] for m in row["metrics"]} - {m["metric"] for m in metrics} == {
+        "mia/auc-loss",
+        "mia/tpr-loss",
+        "mia/auc-reference",
+        "mia/tpr-reference",
+    }
+    assert row["audit"]["mia"]["members"] == 40 and row["audit"]["mia"]["nonmembers"] == 5
     capsys.readouterr()
     assert main(args) == 0  # nothing left to do
     assert f"0 ran, {len(labels)} up to date" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
+)
+def test_sample_unlearning_suite_end_to_end(tmp_path, monkeypatch):
+    """The poisoned sample-unlearning suite (which includes the poisoned class suite) at a reduced scale."""
+    from unlearn_bench.plugins import reset_plugins
+
+    reset_plugins()
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    small = [
+        f"datasets.{d}.split.{key}={value}"
+        for d in ("fmnist-20", "fmnist-75")
+        for key, value in (("train_per_class", 40), ("test_per_class", 10))
+    ]
+    small += ["models.ae.train.epochs=1", "seeds=[0]", "methods=[{name: no-unlearning}, {name: retrain}]"]
+    args = ["run", str(ROOT / "suites" / "fashion-mnist-sample.yaml"), "--results", str(tmp_path / "results")]
+    args += ["--leaderboard", str(tmp_path / "lb"), "--quiet", *sum((["--set", s] for s in small), [])]
+    assert main(args) == 0
+    rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / "fashion-mnist-sample" / "cells").glob("*.json")]
+    assert len(rows) == 4
+    for row in rows:
+        forgotten = 0.2 if row["cell"]["axes"]["dataset"] == "fmnist-20" else 0.75
+        assert row["split"]["train/forget"]["size"] == round(forgotten * 80)  # of the two forget classes' 80 images
+        assert set(row["audit"]["backdoor"]["calibration"]) == {"original", "attack"}
+    board = (tmp_path / "lb" / "fashion-mnist-sample.md").read_text()
+    assert board.count("Backdoor regeneration rate ↓ D_R") == 2  # one table per forget fraction
+    assert (tmp_path / "lb" / "fashion-mnist-sample-outputs-fmnist-75-center-half-ae.png").is_file()
