@@ -40,10 +40,32 @@ def cmd_validate(args) -> int:
         _echo(f"attack: {suite.attack.id} ({suite.attack.name}); unlearning starts from the attack model")
     if suite.auditors:
         _echo("audit measures: " + ", ".join(m["id"] for m in suite.measures()))
+    _check_extractor_weights(suite)
     if args.verbose:
         for cell in cells:
             _echo(f"  {cell.id}  {cell.key[:12]}")
     return 0
+
+
+def _check_extractor_weights(suite) -> None:
+    """Find (without loading) the weights of every feature extractor the suite's metrics use."""
+    from .features import WeightsNotFound
+    from .metrics import is_feature_metric
+
+    seen = set()
+    for metric in suite.metrics:
+        if not is_feature_metric(metric.cls):
+            continue
+        cls, params = metric.build().extractor_setup()
+        ident = (cls.name, repr(params))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        try:
+            weights = cls(params).locate()
+        except WeightsNotFound as exc:
+            raise UserError(f"{suite.file}: metric '{metric.id}': {exc}") from None
+        _echo(f"extractor {cls.name}: " + (f"weights {weights.path} ({weights.source})" if weights else "no weights"))
 
 
 def cmd_run(args) -> int:

@@ -36,6 +36,10 @@ class Component:
         self.params = params if params is not None else self.Params()
 
     @classmethod
+    def check_params(cls, params: Any, where: Any) -> None:
+        """Checks beyond the types of ``Params`` (run when a suite is loaded); raise ``where.error(...)``."""
+
+    @classmethod
     def summary(cls) -> str:
         """First line of the class docstring."""
         doc = inspect.getdoc(cls) or ""

@@ -1,15 +1,130 @@
-"""Evaluation: restore every evaluation split with a model and feed the metrics, batch by batch."""
+"""Evaluation: restore every evaluation split with a model and feed the metrics.
+
+Pixel metrics are updated batch by batch. Feature metrics get extractor features of a fixed selection of each
+split's images: the outputs go from the model to the extractor in memory, batch by batch; the reference set's
+features (ground truth, another model's outputs) come from the feature cache when an earlier cell computed them.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import torch
 
 from .data import SplitData
+from .features import Extractor, FeatureCache, loaded_extractor, selection
+from .metrics import FeatureMetric, is_feature_metric
 from .models import I2IModel
 from .progress import progress
-from .suite import Resolved
+from .suite import Resolved, stable_hash
+
+
+def _result(spec: Resolved, metric, part: str, value: float, images: int) -> dict[str, Any]:
+    return {
+        "metric": spec.id,
+        "name": spec.name,
+        "display_name": metric.heading(),
+        "higher_is_better": spec.cls.higher_is_better,
+        "split": part,
+        "reference": spec.entry.reference,
+        "value": value,
+        "images": images,
+        "extractor": metric.extractor(),
+    }
+
+
+class FeatureSets:
+    """The feature metrics of one evaluation split: which extractors they need, the outputs' features, and the
+    reference sets' features (from the cache, or computed alongside the outputs and then cached)."""
+
+    def __init__(
+        self,
+        metrics: list[tuple[Resolved, FeatureMetric]],
+        device: torch.device,
+        part: str,
+        chosen: torch.Tensor,
+        cache: FeatureCache | None,
+        reference_keys: dict[str, str],
+    ):
+        self.metrics = metrics
+        self.extractors: dict[int, Extractor] = {}
+        self.wanted: dict[int, set[str]] = defaultdict(set)
+        self.group: dict[str, int] = {}
+        for spec, metric in metrics:
+            extractor = loaded_extractor(*metric.extractor_setup(), device)
+            self.extractors[id(extractor)] = extractor
+            self.wanted[id(extractor)].add(metric.feature)
+            self.group[spec.id] = id(extractor)
+        self.outputs: dict[int, dict[str, list[torch.Tensor]]] = {g: defaultdict(list) for g in self.extractors}
+        self.references: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
+        self.computing: dict[tuple[str, int], dict[str, list[torch.Tensor]]] = {}
+        self.keys: dict[tuple[str, int], str | None] = {}
+        self.cached: set[tuple[str, int]] = set()
+        for spec, metric in metrics:
+            if not metric.uses_reference:
+                continue
+            need = (spec.entry.reference, self.group[spec.id])
+            if need in self.keys:
+                continue
+            key = self._key(need, part, chosen, reference_keys) if cache is not None else None
+            self.keys[need] = key
+            found = cache.get(key) if key is not None else None
+            if found is not None and self.wanted[need[1]] <= set(found):
+                self.references[need] = found
+                self.cached.add(need)
+            else:
+                self.computing[need] = defaultdict(list)
+        self.cache = cache
+
+    def _key(
+        self, need: tuple[str, int], part: str, chosen: torch.Tensor, reference_keys: dict[str, str]
+    ) -> str | None:
+        reference, group = need
+        if reference not in reference_keys:
+            return None
+        extractor = self.extractors[group]
+        return stable_hash(
+            {
+                "reference": reference_keys[reference],
+                "part": part,
+                "extractor": extractor.describe(),
+                "features": sorted(self.wanted[group]),
+                "images": stable_hash(chosen.tolist()),
+            }
+        )
+
+    @property
+    def reference_images_needed(self) -> set[str]:
+        return {reference for reference, _ in self.computing}
+
+    def add(self, outputs: torch.Tensor, references: dict[str, torch.Tensor]) -> None:
+        for group, extractor in self.extractors.items():
+            for name, value in extractor(outputs, tuple(sorted(self.wanted[group]))).items():
+                self.outputs[group][name].append(value)
+        for (reference, group), store in self.computing.items():
+            extractor = self.extractors[group]
+            for name, value in extractor(references[reference], tuple(sorted(self.wanted[group]))).items():
+                store[name].append(value)
+
+    def finish(self) -> None:
+        for need, store in self.computing.items():
+            self.references[need] = {name: torch.cat(values) for name, values in store.items()}
+            if self.cache is not None and self.keys[need] is not None:
+                self.cache.put(self.keys[need], self.references[need])
+
+    def score(self, spec: Resolved, metric: FeatureMetric) -> float:
+        group = self.group[spec.id]
+        features = torch.cat(self.outputs[group][metric.feature])
+        need = (spec.entry.reference, group)
+        reference = self.references[need][metric.feature].to(features.device) if metric.uses_reference else None
+        metric.extractor_info = {
+            **self.extractors[group].describe(),
+            "feature": metric.feature,
+            "images": len(features),
+            "reference_features": None if reference is None else ("cached" if need in self.cached else "computed"),
+        }
+        return float(metric.score(features, reference))
 
 
 @torch.no_grad()
@@ -20,39 +135,49 @@ def evaluate(
     references: dict[str, I2IModel],
     batch_size: int,
     show_progress: bool = True,
+    *,
+    feature_images: int | None = None,
+    cache: FeatureCache | None = None,
+    reference_keys: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One result per (metric, evaluation split). ``references`` maps 'original'/'attack'/'retrained' to models;
-    'ground-truth' is the clean images themselves."""
+    'ground-truth' is the clean images themselves. Feature metrics see ``feature_images`` evenly spaced images of
+    each split (all when None); reference features are cached under ``reference_keys`` (reference → content key of
+    the reference images) when a cache is given."""
     model.eval()
     results = []
-    parts = data.eval_parts
-    total = sum(-(-data.size(f"eval/{p}") // batch_size) for p in parts)
+    total = sum(-(-data.size(f"eval/{p}") // batch_size) for p in data.eval_parts)
     with progress(total=total, desc="evaluate", enabled=show_progress) as bar:
-        for part in parts:
-            instances = [(spec, spec.build()) for spec in metrics]
-            needed = {spec.entry.reference for spec in metrics}
-            images = 0
+        for part in data.eval_parts:
+            size = data.size(f"eval/{part}")
+            chosen = selection(size, feature_images)
+            keep = torch.zeros(size, dtype=torch.bool)
+            keep[chosen] = True
+            pixel = [(spec, spec.build()) for spec in metrics if not is_feature_metric(spec.cls)]
+            featured = [(spec, spec.build()) for spec in metrics if is_feature_metric(spec.cls)]
+            sets = FeatureSets(featured, data.device, part, chosen, cache, reference_keys or {}) if featured else None
+            needed = {spec.entry.reference for spec, _ in pixel} | (sets.reference_images_needed if sets else set())
+            start = 0
             for batch in data.batches(f"eval/{part}", batch_size):
-                outputs = model.restore(batch.inputs, batch.mask)
-                refs = {"ground-truth": batch.targets}
-                for name in needed - {"ground-truth"}:
-                    refs[name] = references[name].restore(batch.inputs, batch.mask)
-                for spec, metric in instances:
-                    metric.update(outputs, refs[spec.entry.reference], batch.mask)
-                images += len(outputs)
+                rows = keep[start : start + len(batch.inputs)].to(batch.inputs.device)
+                start += len(batch.inputs)
+                inputs, mask, targets = batch.inputs, batch.mask, batch.targets
+                if not pixel:  # only the selected images are needed: restore only those
+                    inputs, mask, targets, rows = inputs[rows], mask[rows], targets[rows], rows[rows]
+                if len(inputs):
+                    outputs = model.restore(inputs, mask)
+                    refs = {"ground-truth": targets}
+                    for name in needed - {"ground-truth"}:
+                        refs[name] = references[name].restore(inputs, mask)
+                    for spec, metric in pixel:
+                        metric.update(outputs, refs[spec.entry.reference], mask)
+                    if sets is not None and bool(rows.any()):
+                        sets.add(outputs[rows], {name: images[rows] for name, images in refs.items()})
                 bar.update()
-            for spec, metric in instances:
-                results.append(
-                    {
-                        "metric": spec.id,
-                        "name": spec.name,
-                        "display_name": spec.cls.display_name,
-                        "higher_is_better": spec.cls.higher_is_better,
-                        "split": part,
-                        "reference": spec.entry.reference,
-                        "value": metric.compute(),
-                        "images": images,
-                        "extractor": metric.extractor(),
-                    }
-                )
+            found = [_result(spec, metric, part, metric.compute(), size) for spec, metric in pixel]
+            if sets is not None:
+                sets.finish()
+                found += [_result(spec, m, part, sets.score(spec, m), len(chosen)) for spec, m in featured]
+            order = {spec.id: i for i, spec in enumerate(metrics)}
+            results += sorted(found, key=lambda r: order[r["metric"]])
     return results

@@ -49,3 +49,9 @@ def register_attacks(register):
 def register_metrics(register):
     """Register :class:`unlearn_bench.metrics.Metric` subclasses: numbers computed from restored images and a
     reference."""
+
+
+@hookspec
+def register_extractors(register):
+    """Register :class:`unlearn_bench.features.Extractor` subclasses: feature extractors (Inception, CLIP, ...)
+    that feature metrics name in their ``extractor`` parameter."""

@@ -1,12 +1,19 @@
-"""Metric plugins: a number computed from restored images and a reference set, accumulated batch by batch."""
+"""Metric plugins: a number computed from restored images and a reference set.
+
+Pixel metrics (:class:`Metric`) accumulate batch by batch. Feature metrics (:class:`FeatureMetric`: FID, KID, IS,
+CLIP-style cosine) are computed from the features a feature extractor plugin gives for the whole set of restored
+images and, where they compare, the reference set's features (which the runner caches on disk).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import torch
 
 from .component import Component
+from .params import Where, parse
 
 
 class Metric(Component):
@@ -29,5 +36,78 @@ class Metric(Component):
     def compute(self) -> float:
         raise NotImplementedError
 
+    def heading(self) -> str:
+        """The column heading for this configured metric (feature metrics name their extractor when it is not
+        the papers')."""
+        return self.display_name
+
     def extractor(self) -> dict[str, Any] | None:
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorRef:
+    """Which feature-extractor plugin a feature metric uses, with that plugin's parameters."""
+
+    name: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def extractor_class(ref: ExtractorRef, where: Where | None = None) -> type:
+    from .plugins import get_plugins
+
+    return get_plugins().registry("extractor").get(ref.name, where / "name" if where else None)
+
+
+class FeatureMetric(Metric):
+    """Base class of metrics computed from extractor features of the whole evaluated set.
+
+    Subclasses set ``feature`` (which extractor output they use: 'pool', 'logits', 'embedding'), ``papers_extractor``
+    (the extractor the papers used: only with it does the heading stay ``display_name``, otherwise it reads
+    '``generic_name`` (extractor)'), ``uses_reference`` (False for reference-free scores such as IS) and
+    ``paired`` (True when output *i* is compared with reference image *i*), and implement ``score``. Their Params
+    must have a field ``extractor: ExtractorRef``.
+    """
+
+    feature: ClassVar[str]
+    papers_extractor: ClassVar[str]
+    generic_name: ClassVar[str]
+    uses_reference: ClassVar[bool] = True
+    paired: ClassVar[bool] = False
+
+    def __init__(self, params: Any = None):
+        super().__init__(params)
+        self.extractor_info: dict[str, Any] | None = None
+        self.images = 0
+
+    @classmethod
+    def check_params(cls, params: Any, where: Where) -> None:
+        ref = params.extractor
+        extractor = extractor_class(ref, where / "extractor")
+        parse(extractor.Params, ref.params, where / "extractor" / "params")
+        if cls.feature not in extractor.outputs:
+            raise (where / "extractor" / "name").error(
+                f"metric '{cls.name}' needs the extractor output '{cls.feature}', which '{ref.name}' does not give "
+                f"(it gives {', '.join(extractor.outputs)})"
+            )
+
+    def extractor_setup(self) -> tuple[type, Any]:
+        """The extractor class and its parsed parameters."""
+        cls = extractor_class(self.params.extractor)
+        return cls, parse(cls.Params, self.params.extractor.params, Where(("extractor",)))
+
+    def heading(self) -> str:
+        cls, params = self.extractor_setup()
+        if cls.name == self.papers_extractor and cls.is_papers(params):
+            return self.display_name
+        return f"{self.generic_name} ({cls.display_name})"
+
+    def score(self, features: torch.Tensor, reference: torch.Tensor | None) -> float:
+        raise NotImplementedError
+
+    def extractor(self) -> dict[str, Any] | None:
+        return self.extractor_info
+
+
+def is_feature_metric(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, FeatureMetric)

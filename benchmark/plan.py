@@ -16,6 +16,7 @@ from typing import Any
 
 import unlearn_bench
 
+from .metrics import is_feature_metric
 from .params import to_dict
 from .suite import Resolved, Suite, stable_hash
 
@@ -83,6 +84,11 @@ def expand(suite: Suite) -> list[Cell]:
     attack_config = suite.attack.config() if suite.attack else None
     audit_configs = [{"id": a.id, **a.config()} for a in suite.audits]
     metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference} for m in suite.metrics]
+    # Unset options, and the feature-image count of a suite without feature metrics, are left out: they change
+    # nothing, and suites written before they existed keep their cell keys.
+    evaluate_config = {k: v for k, v in to_dict(suite.doc.evaluate).items() if v is not None}
+    if not any(is_feature_metric(m.cls) for m in suite.metrics):
+        evaluate_config.pop("feature_images", None)
     cells = []
     for dataset in suite.datasets:
         data_config = _dataset_config(dataset)
@@ -127,7 +133,7 @@ def expand(suite: Suite) -> list[Cell]:
                             "metrics": metric_configs,
                             # Only when present, so that suites without audits keep their cell keys.
                             **({"audits": audit_configs} if audit_configs else {}),
-                            "evaluate": to_dict(suite.doc.evaluate),
+                            "evaluate": evaluate_config,
                         }
                         keys = {
                             "original": original,

@@ -22,8 +22,9 @@ from .attacks import Attack
 from .component import Provenance
 from .datasets import Dataset
 from .errors import UserError, did_you_mean
+from .features import Extractor, forget_loaded_extractors
 from .methods import Method
-from .metrics import Metric
+from .metrics import FeatureMetric, Metric, is_feature_metric
 from .models import I2IModel
 from .params import Where
 from .tasks import Task
@@ -39,7 +40,8 @@ KINDS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     "model": ("register_models", I2IModel, ("encode", "decode")),
     "method": ("register_methods", Method, ("unlearn",)),
     "attack": ("register_attacks", Attack, ()),
-    "metric": ("register_metrics", Metric, ("update", "compute")),
+    "metric": ("register_metrics", Metric, ()),  # update and compute, or score for feature metrics
+    "extractor": ("register_extractors", Extractor, ("load", "extract")),
 }
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -74,7 +76,10 @@ class Registry:
             raise PluginError(f"{self.kind} '{name}' is registered twice: by plugin '{other.plugin}' and by {who}")
         if not dataclasses.is_dataclass(cls.Params):
             raise PluginError(f"{who}: {cls.__qualname__}.Params must be a dataclass")
-        missing = [m for m in self.required if getattr(cls, m) is getattr(self.base, m)]
+        required, base = self.required, self.base
+        if self.kind == "metric":
+            required, base = (("score",), FeatureMetric) if is_feature_metric(cls) else (("update", "compute"), base)
+        missing = [m for m in required if getattr(cls, m) is getattr(base, m)]
         if missing:
             raise PluginError(f"{who}: {self.kind} '{name}' does not implement {', '.join(missing)}")
         if self.kind == "metric":
@@ -182,6 +187,7 @@ def get_plugins() -> Plugins:
 
 
 def reset_plugins() -> None:
-    """Forget the loaded plugins (tests use this after changing the environment)."""
+    """Forget the loaded plugins and the extractors they loaded (tests use this after changing the environment)."""
     global _plugins
     _plugins = None
+    forget_loaded_extractors()

@@ -26,13 +26,14 @@ from .datasets import ImageData
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
+from .features import FeatureCache
 from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .plan import Cell, expand
 from .progress import progress
 from .results import ResultStore
 from .splits import Split, make_split
-from .suite import Resolved, Suite
+from .suite import Resolved, Suite, stable_hash
 
 ROW_SCHEMA = 1
 SAMPLES = 6  # images per evaluation split kept for output grids
@@ -88,7 +89,7 @@ def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
         "metrics": [
             {
                 "id": m.id,
-                "display_name": m.cls.display_name,
+                "display_name": m.build().heading(),
                 "higher_is_better": m.cls.higher_is_better,
                 "reference": m.entry.reference,
             }
@@ -113,6 +114,7 @@ class Runner:
         self.suite = suite
         self.results = results
         self.artefacts = artefacts
+        self.features = FeatureCache(artefacts.root)
         self.device = device
         self.show_progress = show_progress
         self.cells = expand(suite)
@@ -175,7 +177,15 @@ class Runner:
             evaluate_clock = time.perf_counter()
             ctx = self.context(cell)
             row["metrics"] = evaluate(
-                model, ctx.data, cell.metrics, references, self.suite.doc.evaluate.batch_size, self.show_progress
+                model,
+                ctx.data,
+                cell.metrics,
+                references,
+                self.suite.doc.evaluate.batch_size,
+                self.show_progress,
+                feature_images=self.suite.doc.evaluate.feature_images,
+                cache=self.features,
+                reference_keys=self.reference_keys(cell),
             )
             self.results.write_samples(self.suite.name, cell.id, self.samples(cell, model, ctx.data))
             row["split"] = ctx.data.split.summary()
@@ -212,6 +222,18 @@ class Runner:
             images |= {kind: m.restore(batch.inputs, batch.mask) for kind, m in upstream.items()}
             out |= {f"{part}/{name}": to_uint8(x) for name, x in images.items()}
         return out
+
+    @staticmethod
+    def reference_keys(cell: Cell) -> dict[str, str]:
+        """Content keys of the reference image sets of ``cell``'s evaluation: the clean images (data, split, task,
+        poisoning) and each upstream model's restorations of them. Their features are cached under these keys."""
+        config = cell.config
+        images = stable_hash({k: config[k] for k in ("data", "task", "seed", "attack", "harness")})
+        keys = {"ground-truth": images}
+        for kind in ("original", "attack", "retrained"):
+            if cell.keys.get(kind):
+                keys[kind] = stable_hash({"images": images, "model": cell.keys[kind]})
+        return keys
 
     @staticmethod
     def references(cell: Cell) -> set[str]:

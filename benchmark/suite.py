@@ -99,6 +99,12 @@ class LeaderboardConfig:
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     batch_size: int = 256
+    # Feature metrics (FID, KID, IS, CLIP) see this many evenly spaced images of each evaluation split (null: all).
+    feature_images: int | None = None
+
+    def __post_init__(self):
+        if self.feature_images is not None and self.feature_images < 2:
+            raise ValueError("evaluate.feature_images must be at least 2 (or null for every image)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,6 +382,7 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
     def resolve(kind: str, entry: Entry, where: Where) -> Resolved:
         cls = plugins.registry(kind).get(entry.name, where / "name")
         params = parse(cls.Params, entry.params, where / "params")
+        cls.check_params(params, where / "params")
         ident = entry.id or entry.name
         return Resolved(kind, ident, entry.label or ident, cls, params, entry)
 

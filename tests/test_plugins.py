@@ -43,6 +43,10 @@ BUILTINS = {
     "pixel-metrics": ("metric", ["mse", "psnr"]),
     "backdoor": ("attack", ["backdoor"]),
     "membership-inference": ("attack", ["membership-inference"]),
+    "inception-v3-tf": ("extractor", ["inception-v3-tf"]),
+    "efficientnet-lite0": ("extractor", ["efficientnet-lite0"]),
+    "open-clip": ("extractor", ["open-clip"]),
+    "fidelity-metrics": ("metric", ["clip-similarity", "fid", "inception-score", "kid"]),
 }
 BUILTIN_METHODS = sorted(name for kind, names in BUILTINS.values() if kind == "method" for name in names)
 FAKE_MODULES = ("fake_plugin_module", "broken_plugin_module")
@@ -242,6 +246,7 @@ def test_allow_list_loads_only_the_named_entry_points(monkeypatch):
         "method": ["retrain"],
         "attack": [],
         "metric": ["mse", "psnr"],
+        "extractor": [],
     }
 
 

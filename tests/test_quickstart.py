@@ -17,7 +17,11 @@ SMALL = [
     "models.ae.train.epochs=1",
     "methods.realistic-i2i.params.ascent.iterations=3",
     "seeds=[0]",
+    "evaluate.feature_images=12",
 ]
+
+
+FEATURE_METRICS = ("fid", "kid", "fid-vs-retrained", "kid-vs-retrained", "is-effnet", "cosine-effnet")
 
 
 @pytest.mark.slow
@@ -61,7 +65,15 @@ def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
     assert row["config"]["data"]["split"]["train_per_class"] == 40
     assert row["environment"]["packages"]["torch"] and row["suite"]["hash"]
     metrics = [m for m in row["metrics"] if "/" not in m["metric"]]  # audit measures have ids 'audit/measure'
-    assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in metrics)
+    pixel = [m for m in metrics if m["extractor"] is None]
+    assert all(m["images"] == 90 if m["split"] == "retain" else m["images"] == 10 for m in pixel)
+    featured = {(m["metric"], m["split"]): m for m in metrics if m["extractor"] is not None}
+    assert set(featured) == {(i, s) for i in FEATURE_METRICS for s in ("retain", "forget")}
+    assert featured["fid", "retain"]["images"] == 12 and featured["fid", "forget"]["images"] == 10
+    assert featured["fid", "retain"]["extractor"]["name"] == "inception-v3-tf"
+    assert len(featured["fid", "retain"]["extractor"]["weights"]["sha256"]) == 64
+    assert featured["is-effnet", "retain"]["display_name"] == "IS-style (EfficientNet-Lite0)"
+    assert "| FID ↓ D_R" in board and "| KID vs retrained ↓ D_F" in board
     assert {m["metric"] for m in row["metrics"]} - {m["metric"] for m in metrics} == {
         "mia/auc-loss",
         "mia/tpr-loss",

@@ -129,7 +129,18 @@ def test_quickstart_suite_validates():
 
     builtin = {c.name for c in get_plugins().registry("method") if c.provenance.distribution == "unlearn-bench"}
     assert {m.name for m in suite.methods} == builtin
-    assert [m.id for m in suite.metrics] == ["psnr", "mse", "psnr-vs-retrained"]
+    assert [m.id for m in suite.metrics] == [
+        "psnr",
+        "mse",
+        "psnr-vs-retrained",
+        "fid",
+        "kid",
+        "fid-vs-retrained",
+        "kid-vs-retrained",
+        "is-effnet",
+        "cosine-effnet",
+    ]
+    assert suite.doc.evaluate.feature_images == 50
     # what comes from defaults/fashion-mnist.yaml
     assert suite.datasets[0].id == "fmnist" and suite.datasets[0].params.root == str(SYSTEM_FMNIST)
     assert suite.models[0].entry.train.epochs == 4 and suite.doc.evaluate.batch_size == 500

@@ -1,0 +1,235 @@
+"""Feature extractors behind the distribution metrics (FID, KID, IS, CLIP-style cosine), their weights, and a disk
+cache of reference-set features.
+
+An extractor plugin maps restored images to named feature tensors (``pool``, ``logits``, ``embedding`` ...). Its
+weights are found by :func:`find_weights` in a fixed, documented order, and a file that is not there is an error
+that says where to put it: never random weights, never a skipped metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .component import Component
+from .errors import CellFailed
+from .paths import atomic_write_bytes, cache_dir
+
+DOWNLOAD_ENV = "UNLEARN_BENCH_DOWNLOAD_WEIGHTS"
+
+
+class WeightsNotFound(CellFailed):
+    """No weights file for a feature extractor in any of the places looked at."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    path: Path
+    source: str  # which step of the search found it
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "source": self.source, "sha256": file_sha256(self.path)}
+
+
+@functools.cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, computed once per process for each version of the file."""
+    stat = os.stat(path)
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def downloads_allowed() -> bool:
+    return os.environ.get(DOWNLOAD_ENV, "").lower() in ("1", "true", "yes")
+
+
+Locator = tuple[str, Callable[[], "Path | None"]]  # (where, returns the file or None)
+
+
+def find_weights(
+    what: str,
+    explicit: str | None,
+    env: str,
+    locators: list[Locator],
+    download: Callable[[], Path] | None = None,
+    hint: str = "",
+) -> Weights:
+    """The weights of ``what``, looked for in this order:
+
+    1. ``explicit`` (an extractor's ``weights`` parameter in the suite): must exist;
+    2. the environment variable ``env``: must exist;
+    3. each locator in turn (the library's own download cache, an offline package, a converted copy);
+    4. ``download()``, only when ``UNLEARN_BENCH_DOWNLOAD_WEIGHTS=1`` (the library's own download, into its cache).
+
+    Anything else raises :class:`WeightsNotFound` listing every place looked at and ``hint`` (how to install).
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise WeightsNotFound(f"{what}: the suite's weights file (params.weights) does not exist: {path}")
+        return Weights(path, "suite parameter 'weights'")
+    if os.environ.get(env):
+        path = Path(os.environ[env]).expanduser()
+        if not path.is_file():
+            raise WeightsNotFound(f"{what}: ${env} names a file that does not exist: {path}")
+        return Weights(path, f"${env}")
+    looked = ["the suite parameter 'weights' (not set)", f"${env} (not set)"]
+    for where, locate in locators:
+        path = locate()
+        if path is not None and Path(path).is_file():
+            return Weights(Path(path), where)
+        looked.append(f"{where} (not found)")
+    if download is not None:
+        if downloads_allowed():
+            try:
+                return Weights(download(), "downloaded")
+            except Exception as exc:  # noqa: BLE001 - any download failure ends in the same documented error
+                looked.append(f"a download ({type(exc).__name__}: {exc})")
+        else:
+            looked.append(f"a download (not tried: set {DOWNLOAD_ENV}=1 to allow it)")
+    raise WeightsNotFound(f"no weights for {what}. Looked at: " + "; ".join(looked) + (f". {hint}" if hint else ""))
+
+
+def distribution_file(distribution: str, relative: str) -> Path | None:
+    """A file shipped inside an installed distribution, found without importing it (None if not installed)."""
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(relative)))
+    return path if path.is_file() else None
+
+
+def weights_cache() -> Path:
+    """Where converted weights are kept: ``<cache>/weights``."""
+    return cache_dir() / "weights"
+
+
+class Extractor(Component):
+    """Base class of feature-extractor plugins.
+
+    Subclasses set ``display_name`` (used in metric headings, e.g. 'EfficientNet-Lite0') and ``outputs`` (the
+    feature names ``extract`` can return), and implement ``locate`` (find the weights file with
+    :func:`find_weights`; the default, None, is for extractors without weights), ``load`` (build the network from
+    ``self.weights`` on ``device``) and ``extract`` (images in [0, 1], shape B×C×H×W, grey or RGB → {feature
+    name: B×D float tensor}). ``prepare`` does ``locate`` then ``load``. ``describe`` reports what is recorded
+    with every result: the weights file, its hash and the input policy.
+    """
+
+    display_name: ClassVar[str]
+    outputs: ClassVar[tuple[str, ...]]
+    input_policy: ClassVar[str] = ""
+
+    def __init__(self, params: Any = None):
+        super().__init__(params)
+        self.weights: Weights | None = None
+        self.images_seen = 0  # images passed through the network (tests count them)
+
+    @classmethod
+    def is_papers(cls, params: Any) -> bool:
+        """Whether these parameters give the extractor the papers used (metrics keep the paper's name only then)."""
+        return True
+
+    def locate(self) -> Weights | None:
+        """The weights file to load (None for an extractor without one)."""
+        return None
+
+    def load(self, device: torch.device) -> None:
+        raise NotImplementedError
+
+    def prepare(self, device: torch.device) -> Extractor:
+        """Find the weights, then load the network on ``device``."""
+        self.weights = self.locate()
+        self.load(device)
+        return self
+
+    def extract(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def __call__(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        self.images_seen += len(images)
+        return self.extract(images, features)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "params": dataclasses.asdict(self.params) if dataclasses.is_dataclass(self.params) else None,
+            "weights": self.weights.describe() if self.weights else None,
+            "input": self.input_policy,
+        }
+
+
+def to_rgb_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as the uint8 RGB a PNG of them would hold (grey is repeated over three channels)."""
+    images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+def to_rgb_float(images: torch.Tensor) -> torch.Tensor:
+    """:func:`to_rgb_uint8`, back in [0, 1]: extractors see what a saved image would give them."""
+    return to_rgb_uint8(images).float() / 255
+
+
+def selection(size: int, limit: int | None) -> torch.Tensor:
+    """Which of ``size`` evaluation images feed the feature metrics: all, or ``limit`` evenly spaced ones (so that a
+    class-ordered split stays balanced)."""
+    if limit is None or limit >= size:
+        return torch.arange(size)
+    return torch.linspace(0, size - 1, limit).round().long().unique()
+
+
+class FeatureCache:
+    """Features of reference image sets (ground truth, another model's outputs), stored under a content key."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / "features" / key[:2] / f"{key}.pt"
+
+    def get(self, key: str) -> dict[str, torch.Tensor] | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def put(self, key: str, features: dict[str, torch.Tensor]) -> None:
+        buffer = io.BytesIO()
+        torch.save({k: v.cpu() for k, v in features.items()}, buffer)
+        atomic_write_bytes(self.path(key), buffer.getvalue())
+
+
+_loaded: dict[tuple[str, str, str], Extractor] = {}
+
+
+def loaded_extractor(cls: type[Extractor], params: Any, device: torch.device) -> Extractor:
+    """One loaded instance per (extractor, parameters, device) in this process: weights are read once per run."""
+    from .params import to_dict
+    from .suite import stable_hash
+
+    key = (cls.name, stable_hash(to_dict(params)), str(device))
+    if key not in _loaded:
+        _loaded[key] = cls(params).prepare(device)
+    return _loaded[key]
+
+
+def forget_loaded_extractors() -> None:
+    _loaded.clear()

