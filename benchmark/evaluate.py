@@ -47,7 +47,6 @@ class FeatureSets:
         cache: FeatureCache | None,
         reference_keys: dict[str, str],
     ):
-        self.metrics = metrics
         self.extractors: dict[int, Extractor] = {}
         self.wanted: dict[int, set[str]] = defaultdict(set)
         self.group: dict[str, int] = {}
