@@ -29,7 +29,9 @@ from unlearn_bench.plugins import (
 
 BUILTINS = {
     "fashion-mnist": ("dataset", ["fashion-mnist"]),
-    "center-inpaint": ("task", ["center-inpaint"]),
+    "cifar10": ("dataset", ["cifar10"]),
+    "image-folders": ("dataset", ["image-folder", "imagenet", "places365"]),
+    "center-inpaint": ("task", ["center-inpaint", "outpaint"]),
     "conv-autoencoder": ("model", ["conv-autoencoder"]),
     "no-unlearning": ("method", ["no-unlearning"]),
     "retrain": ("method", ["retrain"]),
