@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .data import Batch, SplitData
 from .models import I2IModel
@@ -99,8 +100,10 @@ class RunContext:
     ) -> I2IModel:
         """Train ``model`` on ``part`` by gradient descent on its training loss (defaults: the suite's recipe).
 
-        With ``series`` the mean loss of each epoch is logged to that trace series.
+        With ``series`` the mean loss of each epoch is logged to that trace series. The recipe's ``amp`` applies to
+        every fit on CUDA; its ``ema`` only to training with the recipe's own optimiser (training from scratch).
         """
+        use_ema = self.recipe.ema is not None and optimizer is None
         epochs = epochs or self.recipe.epochs
         batch_size = batch_size or self.recipe.batch_size
         optimizer_config = optimizer or self.recipe.optimizer
@@ -109,20 +112,31 @@ class RunContext:
         steps_per_epoch = -(-self.data.size(part) // batch_size)
         schedule = make_schedule(opt, optimizer_config, epochs * steps_per_epoch)
         model.train()
+        amp = self.recipe.amp and self.device.type == "cuda"
+        average = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.recipe.ema), use_buffers=True)
+            if use_ema
+            else None
+        )
         bar = progress(total=epochs * steps_per_epoch, desc=desc, enabled=self.show_progress)
         global_step = 0
         with bar:
             for epoch in range(epochs):
                 total = torch.zeros((), device=self.device)
                 for batch in self.batches(part, batch_size):
-                    loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                        loss = model.training_loss(batch.inputs, batch.mask, batch.targets)
                     step(opt, loss, optimizer_config, parameters, schedule=schedule)
-                    total += loss.detach()
+                    if average is not None:
+                        average.update_parameters(model)
+                    total += loss.detach().float()
                     global_step += 1
                     bar.update()
                 mean = check_loss(total / steps_per_epoch, desc, global_step)
                 bar.set_postfix(loss=f"{mean:.4g}")
                 if series:
                     self.log(series, epoch=epoch, loss=mean)
+        if average is not None:
+            model.load_state_dict(average.module.state_dict())
         model.eval()
         return model

@@ -67,7 +67,7 @@ def _dataset_config(dataset: Resolved) -> dict[str, Any]:
 
 def _model_config(model: Resolved) -> dict[str, Any]:
     config = model.config()
-    config["train"] = to_dict(model.entry.train)
+    config["train"] = model.entry.train.key_config()
     checkpoint = model.entry.checkpoint
     if checkpoint is not None:
         config["checkpoint"] = {"path": str(Path(checkpoint).resolve()), "sha256": _file_sha256(checkpoint)}

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .errors import CellFailed
+from .params import to_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +43,27 @@ class TrainRecipe:
     epochs: int = 5
     batch_size: int = 128
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    amp: bool = dataclasses.field(
+        default=False, metadata={"help": "bf16 autocast for the loss on CUDA (ignored on the CPU)"}
+    )
+    ema: float | None = dataclasses.field(
+        default=None, metadata={"help": "decay of an exponential moving average of the weights; the model keeps it"}
+    )
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
+        if self.ema is not None and not 0 <= self.ema < 1:
+            raise ValueError("ema must be in [0, 1)")
+
+    def key_config(self) -> dict:
+        """What determines the trained model, for cache keys: options left at 'off' are omitted, so that suites
+        written before they existed keep their keys."""
+        config = to_dict(self)
+        for name, off in (("amp", False), ("ema", None)):
+            if config[name] == off:
+                del config[name]
+        return config
 
 
 def make_optimizer(parameters: Iterable[nn.Parameter], config: OptimizerConfig) -> torch.optim.Optimizer:

@@ -50,3 +50,22 @@ def test_check_loss_rejects_nan_and_out_of_bound_losses():
         check_loss(torch.tensor(float("nan")), "forget", 3)
     with pytest.raises(Divergence, match="exceeded the bound"):
         check_loss(torch.tensor(-20.0), "forget", 1, limit=10)
+
+
+def test_ema_keeps_the_averaged_weights_and_changes_the_key(tiny, tmp_path):
+    from test_runner import make_runner
+
+    def original(extra):
+        runner = make_runner(tiny.write_suite(tmp_path), tmp_path, ["seeds=[0]", *extra])
+        cell = runner.cells[0]
+        return runner, cell, runner.model(cell, "original")[0]
+
+    plain_runner, plain_cell, plain = original([])
+    same_runner, same_cell, same = original(["models.ae.train.ema=0.0"])  # decay 0: the average is the last step
+    slow_runner, slow_cell, slow = original(["models.ae.train.ema=0.999"])
+    assert "ema" not in plain_cell.config["model"]["train"] and slow_cell.config["model"]["train"]["ema"] == 0.999
+    assert len({plain_cell.keys["original"], same_cell.keys["original"], slow_cell.keys["original"]}) == 3
+    for a, b in zip(plain.state_dict().values(), same.state_dict().values()):
+        assert torch.allclose(a.float(), b.float())
+    first = next(iter(plain.state_dict()))
+    assert not torch.allclose(plain.state_dict()[first], slow.state_dict()[first])

@@ -1,0 +1,149 @@
+"""The model families (MAE, VQ masked-token transformer, diffusion inpainting): the contract the methods rely on,
+and every built-in method running on every family, on tiny data."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from test_runner import make_runner
+from unlearn_bench.datasets import ImageShape
+from unlearn_bench_plugins.center_inpaint import CenterInpaint
+from unlearn_bench_plugins.diffusion_inpaint import DiffusionInpaint
+from unlearn_bench_plugins.mae import MaskedAutoencoder
+from unlearn_bench_plugins.vq_transformer import VQMaskTransformer
+
+TINY = {
+    "mae": (
+        MaskedAutoencoder,
+        {"patch": 2, "width": 16, "depth": 2, "heads": 2, "decoder_width": 16, "decoder_depth": 1},
+    ),
+    "vq-transformer": (
+        VQMaskTransformer,
+        {
+            "channels": [8, 8],
+            "codebook": 16,
+            "code_dim": 4,
+            "groups": 4,
+            "width": 16,
+            "depth": 2,
+            "heads": 2,
+            "tokenizer_steps": 5,
+        },
+    ),
+    "diffusion-inpaint": (
+        DiffusionInpaint,
+        {"channels": [8, 16], "groups": 4, "sampling_steps": 3, "train_timesteps": 50},
+    ),
+}
+SHAPE = ImageShape(1, 8, 8)
+
+
+def build(name):
+    cls, params = TINY[name]
+    torch.manual_seed(0)
+    return cls(cls.Params(**params), SHAPE)
+
+
+def batch(n=6, seed=0):
+    images = torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+    inputs, mask = CenterInpaint().degrade(images)
+    return inputs, mask, images
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_family_contract(name):
+    model = build(name)
+    inputs, mask, targets = batch()
+    loss = model.training_loss(inputs, mask, targets)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder_parameters())
+    model.eval()
+    z = model.encode(inputs, mask)
+    assert z.shape == model.encode(torch.rand_like(inputs) * (1 - mask), mask).shape  # noise encodes alike
+    restored = model.restore(inputs, mask)
+    assert restored.shape == targets.shape and float(restored.min()) >= 0 and float(restored.max()) <= 1
+    known = ~mask.bool().expand_as(inputs)
+    assert torch.equal(restored[known], inputs[known])  # only the hole is generated
+    assert torch.equal(restored, model.restore(inputs, mask))  # restoring is deterministic
+    clone = type(model)(model.params, SHAPE)
+    clone.load_state_dict(model.state_dict())
+    assert torch.equal(clone.eval().restore(inputs, mask), restored)  # the state dict is the whole model
+
+
+def test_vq_tokenizer_learns_only_during_pretraining():
+    model = build("vq-transformer")
+    inputs, mask, targets = batch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step():
+        before = copy.deepcopy(model.tokenizer.state_dict())
+        optimizer.zero_grad()
+        model.training_loss(inputs, mask, targets).backward()
+        optimizer.step()
+        return any(not torch.equal(before[k], v) for k, v in model.tokenizer.state_dict().items())
+
+    assert step()  # within tokenizer_steps
+    for _ in range(4):
+        step()
+    assert int(model.tokenizer_updates) == 5
+    assert not step()  # fixed afterwards: unlearning moves only the transformer
+    with torch.no_grad():
+        model.training_loss(inputs, mask, targets)
+    assert int(model.tokenizer_updates) == 5  # evaluating the loss does not count
+
+
+def test_mae_drops_masked_patches_and_needs_one_hole_per_batch():
+    model = build("mae")
+    inputs, mask, _ = batch()
+    assert int(model.masked_patches(mask)[0].sum()) == 4  # the 4×4 hole covers 2×2 patches of 2 px
+    mixed = mask.clone()
+    mixed[0] = 0
+    with pytest.raises(ValueError, match="same hole"):
+        model.encode(inputs, mixed)
+
+
+FAMILY_SUITE = """\
+version: 1
+name: tiny
+description: every method on one model family
+seeds: [0]
+datasets:
+  - {{name: tiny-shapes, id: tiny, split: {{forget_classes: [0]}}}}
+tasks:
+  - {{name: center-inpaint, id: hole, params: {{hole: 0.5}}}}
+models:
+  - name: {name}
+    id: model
+    params: {params}
+    train: {{epochs: 2, batch_size: 16, optimizer: {{name: adam, lr: 0.01}}}}
+methods:
+  - {{name: no-unlearning}}
+  - {{name: retrain}}
+  - name: realistic-i2i
+    params: {{ascent: {{iterations: 2, batch_size: 8, probe_size: 8}}, retain: {{epochs: 1, batch_size: 16}}}}
+  - {{name: gradient-ascent, params: {{ascent: {{iterations: 2, batch_size: 8, probe_size: 8}}}}}}
+  - {{name: finetune-retain, params: {{epochs: 1, batch_size: 16}}}}
+  - {{name: merged-objective, params: {{epochs: 1, batch_size: 16}}}}
+  - {{name: noisy-label, params: {{epochs: 1, batch_size: 16}}}}
+  - {{name: random-encoder, params: {{epochs: 1, batch_size: 16}}}}
+  - {{name: i2i-sota, params: {{epochs: 1, batch_size: 16}}}}
+metrics:
+  - {{name: psnr}}
+  - {{name: psnr, id: psnr-retrained, reference: retrained}}
+evaluate: {{batch_size: 16}}
+"""
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_method_runs_on_every_family(tiny, tmp_path, name):
+    text = FAMILY_SUITE.format(name=name, params=TINY[name][1])
+    runner = make_runner(tiny.write_suite(tmp_path, text=text), tmp_path)
+    summary = runner.run()
+    rows = runner.results.rows("tiny")
+    assert summary.failed == [], [r["error"]["message"] for r in rows if r["status"] != "ok"]
+    assert len(rows) == 9
+    retrain = next(r for r in rows if r["cell"]["axes"]["method"] == "retrain")
+    assert [m["value"] for m in retrain["metrics"] if m["metric"] == "psnr-retrained"] == [100.0, 100.0]
