@@ -77,9 +77,10 @@ class MaskedAutoencoder(I2IModel):
     def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         masked = self.masked_patches(mask)[0]
         tokens = self.embed(inputs) + self.position
-        visible = self.encoder_norm(self.encoder(tokens[:, ~masked]))
-        grid = self.mask_token.expand(len(inputs), masked.numel(), -1).clone()
-        grid[:, ~masked] = self.to_decoder(visible)
+        visible = self.to_decoder(self.encoder_norm(self.encoder(tokens[:, ~masked])))
+        # Under autocast the projected tokens may be bf16: the grid takes their dtype.
+        grid = self.mask_token.to(visible.dtype).expand(len(inputs), masked.numel(), -1).clone()
+        grid[:, ~masked] = visible
         return grid
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

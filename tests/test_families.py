@@ -147,3 +147,14 @@ def test_every_method_runs_on_every_family(tiny, tmp_path, name):
     assert len(rows) == 9
     retrain = next(r for r in rows if r["cell"]["axes"]["method"] == "retrain")
     assert [m["value"] for m in retrain["metrics"] if m["metric"] == "psnr-retrained"] == [100.0, 100.0]
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_family_trains_under_bf16_autocast(name):
+    """The recipe's amp runs the loss under bf16 autocast on CUDA; the CPU's autocast mixes dtypes the same way."""
+    model = build(name)
+    inputs, mask, targets = batch()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model.training_loss(inputs, mask, targets)
+    loss.float().backward()
+    assert torch.isfinite(loss.float())
