@@ -100,8 +100,9 @@ class RunContext:
     ) -> I2IModel:
         """Train ``model`` on ``part`` by gradient descent on its training loss (defaults: the suite's recipe).
 
-        With ``series`` the mean loss of each epoch is logged to that trace series. The recipe's ``amp`` applies to
-        every fit on CUDA; its ``ema`` only to training with the recipe's own optimiser (training from scratch).
+        With ``series`` the mean loss of each epoch is logged to that trace series. On CUDA the loss runs under bf16
+        autocast unless the recipe sets ``amp: false``; the recipe's ``ema`` applies only to training with the
+        recipe's own optimiser (training from scratch).
         """
         use_ema = self.recipe.ema is not None and optimizer is None
         epochs = epochs or self.recipe.epochs
@@ -112,7 +113,7 @@ class RunContext:
         steps_per_epoch = -(-self.data.size(part) // batch_size)
         schedule = make_schedule(opt, optimizer_config, epochs * steps_per_epoch)
         model.train()
-        amp = self.recipe.amp and self.device.type == "cuda"
+        amp = self.device.type == "cuda" and self.recipe.amp is not False
         average = (
             AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.recipe.ema), use_buffers=True)
             if use_ema

@@ -43,8 +43,8 @@ class TrainRecipe:
     epochs: int = 5
     batch_size: int = 128
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    amp: bool = dataclasses.field(
-        default=False, metadata={"help": "bf16 autocast for the loss on CUDA (ignored on the CPU)"}
+    amp: bool | None = dataclasses.field(
+        default=None, metadata={"help": "bf16 autocast for the loss on CUDA; null: on when running on CUDA"}
     )
     ema: float | None = dataclasses.field(
         default=None, metadata={"help": "decay of an exponential moving average of the weights; the model keeps it"}
@@ -57,11 +57,12 @@ class TrainRecipe:
             raise ValueError("ema must be in [0, 1)")
 
     def key_config(self) -> dict:
-        """What determines the trained model, for cache keys: options left at 'off' are omitted, so that suites
-        written before they existed keep their keys."""
+        """What determines the trained model, for cache keys: options left at their default are omitted, so that
+        suites written before they existed keep their keys. (The device is not part of keys: CPU and GPU results
+        differ in the last bits anyway, and each row records its device.)"""
         config = to_dict(self)
-        for name, off in (("amp", False), ("ema", None)):
-            if config[name] == off:
+        for name in ("amp", "ema"):
+            if config[name] is None:
                 del config[name]
         return config
 
