@@ -35,7 +35,7 @@ def cmd_validate(args) -> int:
     suite = load_suite(args.suite, args.set)
     cells = expand(suite)
     _echo(f"{args.suite}: valid suite '{suite.name}' ({_suite_shape(suite)}; hash {suite.hash[:12]})")
-    _echo("metrics: " + ", ".join(f"{m.id} (vs {m.entry.reference})" for m in suite.metrics))
+    _echo("metrics: " + ", ".join(f"{m.id} ({_reference(m)})" for m in suite.metrics))
     if suite.attack:
         _echo(f"attack: {suite.attack.id} ({suite.attack.name}); unlearning starts from the attack model")
     if suite.auditors:
@@ -45,6 +45,12 @@ def cmd_validate(args) -> int:
         for cell in cells:
             _echo(f"  {cell.id}  {cell.key[:12]}")
     return 0
+
+
+def _reference(metric) -> str:
+    if getattr(metric.cls, "uses_reference", True) is False:
+        return "no reference"
+    return f"vs {metric.entry.reference}"
 
 
 def _check_extractor_weights(suite) -> None:
