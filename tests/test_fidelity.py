@@ -234,7 +234,8 @@ def test_converted_inception_matches_the_torchscript_network(converted):
     ours = InceptionV3TF(InceptionV3TF.Params(weights=str(converted)))
     ours.prepare(CPU)
     pool = ours(images, ("pool",))["pool"]
-    scripted = torch.jit.load(str(distribution_file(*FID_HELPER)), map_location="cpu")
+    with pytest.warns(FutureWarning):  # TorchScript loading is deprecated; the file is TorchScript
+        scripted = torch.jit.load(str(distribution_file(*FID_HELPER)), map_location="cpu")
     uint8 = (images * 255).round()
     resized = interpolate_bilinear_2d_like_tensorflow1x(uint8, size=(299, 299), align_corners=False)
     with torch.no_grad():
