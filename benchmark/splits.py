@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import hashlib
 from collections.abc import Sequence
 from typing import Literal
@@ -12,6 +13,20 @@ import torch
 from .datasets import ImageData
 
 
+def expand_classes(items: list[int | str], name: str) -> list[int]:
+    """Class indices, with ranges such as "100-199" spelled out."""
+    classes: list[int] = []
+    for item in items:
+        if isinstance(item, int):
+            classes.append(item)
+            continue
+        match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", item)
+        if not match or int(match[1]) > int(match[2]):
+            raise ValueError(f"{name}: '{item}' is neither a class index nor a range such as '100-199'")
+        classes += range(int(match[1]), int(match[2]) + 1)
+    return classes
+
+
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
     """Which training samples are forgotten, which are retained, and what is evaluated.
@@ -19,18 +34,18 @@ class SplitConfig:
     ``class`` level forgets every sample of ``forget_classes``; ``sample`` level forgets ``forget_fraction`` of the
     samples of ``forget_classes`` and retains the rest of them. ``unseen_classes`` are only evaluated (D_U) and
     ``proxy_classes`` only offered to methods as a stand-in retain set; the original model sees neither. Classes
-    in no list are not used at all.
+    in no list are not used at all. A list item may be a range ``"100-199"`` (both ends included).
     """
 
-    forget_classes: list[int]
+    forget_classes: list[int | str]
     level: Literal["class", "sample"] = "class"
-    retain_classes: list[int] | None = dataclasses.field(
+    retain_classes: list[int | str] | None = dataclasses.field(
         default=None, metadata={"help": "default: every class that is neither forgotten nor unseen"}
     )
-    unseen_classes: list[int] = dataclasses.field(
+    unseen_classes: list[int | str] = dataclasses.field(
         default_factory=list, metadata={"help": "classes never trained on, evaluated as D_U"}
     )
-    proxy_classes: list[int] = dataclasses.field(
+    proxy_classes: list[int | str] = dataclasses.field(
         default_factory=list,
         metadata={"help": "classes outside D_F and D_R whose training images form the 'proxy' part"},
     )
@@ -45,6 +60,9 @@ class SplitConfig:
     )
 
     def __post_init__(self):
+        for name in ("forget_classes", "retain_classes", "unseen_classes", "proxy_classes"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, expand_classes(getattr(self, name), name))
         if not self.forget_classes:
             raise ValueError("forget_classes must name at least one class")
         if self.level == "sample" and not (self.forget_fraction and 0 < self.forget_fraction < 1):

@@ -676,3 +676,12 @@ def test_seeds_must_be_distinct_and_present(tmp_path, doc, seeds):
     doc["seeds"] = seeds
     err = config_error(write(tmp_path / "s.yaml", doc))
     assert err.key == "seeds" and "distinct" in err.message
+
+
+def test_class_lists_take_ranges(tmp_path, doc):
+    doc["datasets"][0]["split"] = {"forget_classes": ["0-2"], "proxy_classes": [5, "7-8"]}
+    split = load_suite(write(tmp_path / "s.yaml", doc)).datasets[0].entry.split
+    assert split.forget_classes == [0, 1, 2] and split.proxy_classes == [5, 7, 8]
+    doc["datasets"][0]["split"] = {"forget_classes": ["3-1"]}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key.startswith("datasets[0].split") and "'3-1' is neither a class index nor a range" in err.message
