@@ -149,7 +149,12 @@ def test_quickstart_suite_validates():
 @pytest.mark.skipif(
     not (SYSTEM_FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist"
 )
-@pytest.mark.parametrize("path", sorted((REPO / "suites").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    # The paper-scale suites need data nobody has here: test_paper_suites runs them on fixture trees.
+    sorted(p for p in (REPO / "suites").glob("*.yaml") if p.stem not in ("cifar10", "imagenet", "places365")),
+    ids=lambda p: p.name,
+)
 def test_every_suite_validates(path):
     suite = load_suite(path)
     assert suite.name == path.stem
