@@ -110,3 +110,45 @@ def same_picture(a: bytes, b: bytes, tolerance: float = 0.002) -> bool:
 
     x, y = imread(io.BytesIO(a)), imread(io.BytesIO(b))
     return x.shape == y.shape and float(np.abs(x - y).mean()) <= tolerance
+
+
+def curves_name(suite: str, combo: tuple) -> str:
+    return f"{suite}-ascent-{'-'.join(combo)}.png"
+
+
+def ascent_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str, bytes]:
+    """Realistic-I2I Fig. 7: the output distance d(h_θk(x_f), h_θ0(x_f)) on the forget probe, and the forget loss,
+    against the ascent iteration, for every method that logged an ``ascent`` trace (mean over seeds, band = ±1 std).
+    One figure per dataset × task × model; none when no method ascends."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    out = {}
+    for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
+        traces: dict[str, list[list[dict]]] = {}
+        for cell in manifest["cells"]:
+            row = rows.get(cell["id"])
+            if (cell["dataset"], cell["task"], cell["model"]) != combo or not row or row["status"] != "ok":
+                continue
+            trace = ((row.get("method") or {}).get("trace") or {}).get("ascent")
+            if trace:
+                traces.setdefault(cell["method"], []).append(trace)
+        if not traces:
+            continue
+        figure = Figure(figsize=(9, 3.4), dpi=100)
+        axes = figure.subplots(1, 2)
+        for number, (method, runs) in enumerate(traces.items()):
+            style = ("-", "--", ":", "-.")[number % 4]  # methods sharing an ascent phase draw the same curve
+            for ax, key in zip(axes, ("distance", "forget_loss")):
+                length = min(len(run) for run in runs)
+                values = np.array([[step[key] for step in run[:length]] for run in runs], dtype=np.float64)
+                steps = [step["iteration"] for step in runs[0][:length]]
+                mean, std = values.mean(0), values.std(0)
+                ax.plot(steps, mean, style, label=labels.get(method, method))
+                ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        axes[0].set(xlabel="ascent iteration", ylabel="output distance to θ0 (RMS over the hole)")
+        axes[1].set(xlabel="ascent iteration", ylabel="forget loss", yscale="log")
+        axes[0].legend(fontsize=8)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        out[curves_name(suite, combo)] = buffer.getvalue()
+    return out

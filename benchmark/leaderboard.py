@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .figures import output_grids, same_picture
+from .figures import ascent_curves, output_grids, same_picture
 from .paths import atomic_write_bytes
 from .results import ResultStore
 
@@ -152,14 +152,25 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             if paper.get("note"):
                 out += [paper["note"].strip(), ""]
             out += [_render_paper(paper), ""]
-    if figures:
+    grids = [name for name in figures if "-outputs-" in name]
+    curves = [name for name in figures if "-ascent-" in name]
+    if grids:
         out += [
             "## Outputs",
             "",
             f"Restorations of the first evaluation images by every method (seed {manifest['seeds'][0]}).",
             "",
         ]
-        out += [f"![{name}]({name})" for name in figures] + [""]
+        out += [f"![{name}]({name})" for name in grids] + [""]
+    if curves:
+        out += [
+            "## Gradient ascent",
+            "",
+            "How far the outputs on a fixed forget probe move from the starting model's, and the forget loss, over the "
+            "ascent iterations (Realistic-I2I Fig. 7); mean over seeds, band = ±1 standard deviation.",
+            "",
+        ]
+        out += [f"![{name}]({name})" for name in curves] + [""]
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
@@ -179,7 +190,8 @@ def write_leaderboards(
         if manifest is None:
             raise FileNotFoundError(f"no results for suite '{name}' under {store.root}")
         all_rows = store.rows(name)
-        figures = output_grids(name, manifest, current_rows(manifest, all_rows), store)
+        rows = current_rows(manifest, all_rows)
+        figures = output_grids(name, manifest, rows, store) | ascent_curves(name, manifest, rows)
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():
             path = Path(out_dir) / file

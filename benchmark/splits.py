@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Literal
 

@@ -65,7 +65,8 @@ def test_leaderboard_from_a_run(tiny, tmp_path):
     assert format_values(values) in line and line.rstrip().endswith("2/2     |")
     assert "| Method" in text and "PSNR ↑ D_R" in text and "PSNR ↑ D_F" in text and "MSE" not in text
     assert "**Reported in Some et al. 2025, Table 9**" in text and "| Realistic-I2I | 1.5       | —" in text
-    assert render(store.manifest("tiny"), rows, ["tiny-outputs-tiny-hole-ae.png"]) == text
+    figures = ["tiny-outputs-tiny-hole-ae.png", "tiny-ascent-tiny-hole-ae.png"]
+    assert render(store.manifest("tiny"), rows, figures) == text
 
 
 def test_output_grid_is_drawn_from_stored_samples_and_checked(tiny, tmp_path):
@@ -123,3 +124,20 @@ def test_paper_rows_keep_the_suite_order(tiny, tmp_path):
     run(tiny, tmp_path, extra)
     text = (tmp_path / "lb" / "tiny.md").read_text()
     assert text.index("| Zeta") < text.index("| Alpha")
+
+
+def test_ascent_curves_are_drawn_from_the_method_traces(tiny, tmp_path):
+    from unlearn_bench.figures import ascent_curves
+
+    run(tiny, tmp_path)
+    store = ResultStore(tmp_path / "results")
+    manifest = store.manifest("tiny")
+    rows = {r["cell"]["id"]: r for r in store.rows("tiny")}
+    curves = ascent_curves("tiny", manifest, rows)
+    assert list(curves) == ["tiny-ascent-tiny-hole-ae.png"]  # only Realistic-I2I ascends in the tiny suite
+    assert "## Gradient ascent" in (tmp_path / "lb" / "tiny.md").read_text()
+    assert (tmp_path / "lb" / "tiny-ascent-tiny-hole-ae.png").is_file()
+    for row in rows.values():  # without ascent traces there is no figure
+        if row["method"]:
+            row["method"]["trace"].pop("ascent", None)
+    assert ascent_curves("tiny", manifest, rows) == {}
