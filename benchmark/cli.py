@@ -18,6 +18,11 @@ def _echo(message: str) -> None:
     print(message, flush=True)
 
 
+def _suites_dir(name: str) -> Path | None:
+    """The folder of suite files the leaderboard index lists (``suites`` of the working directory), if it exists."""
+    return Path(name) if Path(name).is_dir() else None
+
+
 def _suite_shape(suite) -> str:
     sizes = [len(suite.datasets), len(suite.tasks), len(suite.models), len(suite.methods), len(suite.doc.seeds)]
     names = ["dataset", "task", "model", "method", "seed"]
@@ -99,7 +104,7 @@ def cmd_run(args) -> int:
         _echo(f"interrupted: finished cells are saved in {results.suite_dir(suite.name)}; run again to resume")
         return 130
     if not args.no_leaderboard:
-        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name])
+        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name], suites_dir=_suites_dir("suites"))
         path = Path(args.leaderboard) / f"{suite.name}.md"
         _echo(f"leaderboard: {path} ({'updated' if changed else 'unchanged'})")
     _echo(f"done: {summary.finished} ran, {summary.skipped} up to date, {len(summary.failed)} failed")
@@ -180,7 +185,9 @@ def cmd_leaderboard(args) -> int:
 
     store = ResultStore(args.results)
     try:
-        changed, unchanged = write_leaderboards(store, args.out, args.suites or None, check=args.check)
+        changed, unchanged = write_leaderboards(
+            store, args.out, args.suites or None, check=args.check, suites_dir=_suites_dir(args.suites_dir)
+        )
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     if args.check:
@@ -237,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="write Markdown leaderboards from stored results")
     p.add_argument("suites", nargs="*", help="suite names (default: every suite with results)")
+    p.add_argument(
+        "--suites-dir", default="suites", help="suite files the index lists as not run when they have no results"
+    )
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--out", type=Path, default=DEFAULT_LEADERBOARD)
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a leaderboard is stale")

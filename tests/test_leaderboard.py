@@ -141,3 +141,17 @@ def test_ascent_curves_are_drawn_from_the_method_traces(tiny, tmp_path):
         if row["method"]:
             row["method"]["trace"].pop("ascent", None)
     assert ascent_curves("tiny", manifest, rows) == {}
+
+
+def test_the_index_lists_every_suite_and_those_not_run(tiny, tmp_path):
+    run(tiny, tmp_path)
+    (tmp_path / "elsewhere.yaml").write_text("description: a suite whose data nobody here has\n")
+    args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb")]
+    assert main([*args, "--suites-dir", str(tmp_path)]) == 0
+    index = (tmp_path / "lb" / "README.md").read_text()
+    assert "| [tiny](tiny.md) |" in index and "| 0, 1 | 6/6 |" in index
+    assert f"`{tmp_path.name}/elsewhere.yaml`: not run here" in index and "nobody here has" in index
+    assert "`tiny.yaml`" not in index.split("## Suites not run here")[1]  # it has results
+    assert main([*args, "--suites-dir", str(tmp_path), "--check"]) == 0
+    (tmp_path / "other.yaml").write_text("description: another\n")
+    assert main([*args, "--suites-dir", str(tmp_path), "--check"]) == 1  # the index is checked too
