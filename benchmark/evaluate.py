@@ -146,6 +146,7 @@ def evaluate(
     model.eval()
     results = []
     total = sum(-(-data.size(f"eval/{p}") // batch_size) for p in data.eval_parts)
+    order = {spec.id: i for i, spec in enumerate(metrics)}
     with progress(total=total, desc="evaluate", enabled=show_progress) as bar:
         for part in data.eval_parts:
             size = data.size(f"eval/{part}")
@@ -177,6 +178,5 @@ def evaluate(
             if sets is not None:
                 sets.finish()
                 found += [_result(spec, m, part, sets.score(spec, m), len(chosen)) for spec, m in featured]
-            order = {spec.id: i for i, spec in enumerate(metrics)}
             results += sorted(found, key=lambda r: order[r["metric"]])
     return results

@@ -128,8 +128,9 @@ class Extractor(Component):
     Subclasses set ``display_name`` (used in metric headings, e.g. 'EfficientNet-Lite0') and ``outputs`` (the
     feature names ``extract`` can return), and implement ``locate`` (find the weights file with
     :func:`find_weights`; the default, None, is for extractors without weights), ``load`` (build the network from
-    ``self.weights`` on ``device``) and ``extract`` (images in [0, 1], shape B×C×H×W, grey or RGB → {feature
-    name: B×D float tensor}). ``prepare`` does ``locate`` then ``load``. ``describe`` reports what is recorded
+    ``self.weights`` on ``device``) and ``extract`` (one chunk of images in [0, 1], shape B×C×H×W, grey or RGB →
+    {feature name: B×D float tensor}; calling the extractor chunks and concatenates, without gradients).
+    ``prepare`` does ``locate`` then ``load``. ``describe`` reports what is recorded
     with every result: the weights file, its hash and the input policy.
     """
 
@@ -163,9 +164,14 @@ class Extractor(Component):
     def extract(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @torch.no_grad()
     def __call__(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The requested ``features`` of ``images``, extracted in chunks of the extractor's ``batch_size`` parameter
+        (all at once without one); ``extract`` sees one chunk and may return more features than asked for."""
         self.images_seen += len(images)
-        return self.extract(images, features)
+        size = getattr(self.params, "batch_size", None) or max(1, len(images))
+        chunks = [self.extract(chunk, features) for chunk in images.split(size)] or [self.extract(images, features)]
+        return {name: torch.cat([chunk[name] for chunk in chunks]) for name in features}
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -90,14 +90,9 @@ class OpenClip(Extractor):
         self.device = device
 
     def extract(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        out = []
-        with torch.no_grad():
-            for chunk in images.split(self.params.batch_size):
-                x = F.interpolate(
-                    to_rgb_float(chunk).to(self.device), size=self.size, mode="bicubic", align_corners=False
-                ).clamp(0, 1)
-                out.append(self.net.encode_image((x - self.mean) / self.std, normalize=True).float())
-        return {"embedding": torch.cat(out)}
+        x = F.interpolate(to_rgb_float(images).to(self.device), size=self.size, mode="bicubic", align_corners=False)
+        x = x.clamp(0, 1)
+        return {"embedding": self.net.encode_image((x - self.mean) / self.std, normalize=True).float()}
 
 
 @unlearn_bench.hookimpl

