@@ -183,9 +183,14 @@ class Extractor(Component):
         }
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as the uint8 values a PNG of them would hold (on the same device)."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
 def to_rgb_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [0, 1] as the uint8 RGB a PNG of them would hold (grey is repeated over three channels)."""
-    images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    """:func:`to_uint8`, with grey repeated over three channels."""
+    images = to_uint8(images)
     return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
 

@@ -26,7 +26,7 @@ from .datasets import ImageData
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
-from .features import FeatureCache
+from .features import FeatureCache, to_uint8
 from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .plan import Cell, expand
@@ -37,10 +37,6 @@ from .suite import Resolved, Suite, stable_hash
 
 ROW_SCHEMA = 1
 SAMPLES = 6  # images per evaluation split kept for output grids
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
 
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
@@ -220,7 +216,7 @@ class Runner:
                 continue
             images = {"input": batch.inputs, "target": batch.targets, "output": model.restore(batch.inputs, batch.mask)}
             images |= {kind: m.restore(batch.inputs, batch.mask) for kind, m in upstream.items()}
-            out |= {f"{part}/{name}": to_uint8(x) for name, x in images.items()}
+            out |= {f"{part}/{name}": to_uint8(x).cpu() for name, x in images.items()}
         return out
 
     @staticmethod
