@@ -104,7 +104,9 @@ def cmd_run(args) -> int:
         _echo(f"interrupted: finished cells are saved in {results.suite_dir(suite.name)}; run again to resume")
         return 130
     if not args.no_leaderboard:
-        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name], suites_dir=_suites_dir("suites"))
+        # The suite's own files only: the folder's index describes a whole result store, which `unlearn-bench
+        # leaderboard --results DIR` writes (a run into ./results must not rewrite the published index).
+        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name], index=False)
         path = Path(args.leaderboard) / f"{suite.name}.md"
         _echo(f"leaderboard: {path} ({'updated' if changed else 'unchanged'})")
     _echo(f"done: {summary.finished} ran, {summary.skipped} up to date, {len(summary.failed)} failed")

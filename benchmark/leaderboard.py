@@ -216,20 +216,22 @@ def write_leaderboards(
     suites: list[str] | None = None,
     check: bool = False,
     suites_dir: Path | None = None,
+    index: bool = True,
 ) -> tuple[list[Path], list[Path]]:
-    """Render the leaderboards of ``suites`` (default: every suite in the store) and the folder's README.md index
-    (every suite in the store, and the suites of ``suites_dir`` without results) into ``out_dir``.
+    """Render the leaderboards of ``suites`` (default: every suite in the store) and, with ``index``, the folder's
+    README.md index (every suite in the store, and the suites of ``suites_dir`` without results) into ``out_dir``.
 
     Returns (changed, unchanged) paths, output grids included. With ``check`` nothing is written: changed files are
     the stale ones.
     """
     changed, unchanged = [], []
-    index = Path(out_dir) / "README.md"
-    data = render_index(store, suites_dir).encode()
-    same = index.is_file() and index.read_bytes() == data
-    (unchanged if same else changed).append(index)
-    if not same and not check:
-        atomic_write_bytes(index, data)
+    if index:
+        path = Path(out_dir) / "README.md"
+        data = render_index(store, suites_dir).encode()
+        same = path.is_file() and path.read_bytes() == data
+        (unchanged if same else changed).append(path)
+        if not same and not check:
+            atomic_write_bytes(path, data)
     for name in suites if suites is not None else store.suites():
         manifest = store.manifest(name)
         if manifest is None:
