@@ -89,14 +89,21 @@ def cmd_run(args) -> int:
     from .suite import load_suite
 
     suite = load_suite(args.suite, args.set)
+    executor = _executor(args)
+    if executor.name != "local" and args.device:
+        raise UserError(
+            f"--device: the {executor.name} executor runs a cell on a GPU when its model's resources ask for one, "
+            "else on the CPU; leave --device out"
+        )
     device = pick_device(args.device)
     results = ResultStore(args.results)
     artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
-    runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet)
+    runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet, executor=executor)
     todo = runner.pending(args.force, args.retry_failed)
+    where = device if executor.name == "local" else f"the {executor.name} executor"
     _echo(
         f"suite '{suite.name}': {_suite_shape(suite)}; {len(runner.cells) - len(todo)} up to date, "
-        f"{len(todo)} to run on {device}"
+        f"{len(todo)} to run on {where}"
     )
     try:
         summary = runner.run(args.force, args.retry_failed)
@@ -117,6 +124,28 @@ def cmd_run(args) -> int:
         )
         return 1
     return 0
+
+
+def _executor(args):
+    """The executor named by --executor, with --address and --executor-param KEY=VALUE as its parameters."""
+    import yaml
+
+    from .params import Where, parse
+    from .plugins import get_plugins
+
+    where = Where((), lambda path: "--executor-param")
+    cls = get_plugins().registry("executor").get(args.executor, Where(("--executor",), lambda path: "command line"))
+    values = {}
+    for assignment in args.executor_param:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise UserError(f"--executor-param: expected KEY=VALUE, got '{assignment}'")
+        values[key] = yaml.safe_load(value)
+    if args.address is not None:
+        values["address"] = args.address
+    params = parse(cls.Params, values, where)
+    cls.check_params(params, where)
+    return cls(params)
 
 
 def cmd_plugins(args) -> int:
@@ -227,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun every cell, even those with results")
     p.add_argument("--retry-failed", action="store_true", help="rerun the cells that failed before")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--executor", default="local", help="where cells run: local (this process, default) or ray")
+    p.add_argument("--address", help="the Ray cluster to join ('auto', host:port); default: start one here")
+    p.add_argument(
+        "--executor-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an executor parameter, e.g. --executor-param max_retries=1 (see `unlearn-bench plugins ray`)",
+    )
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("validate", help="check a suite completely without running it")

@@ -39,6 +39,12 @@ class Component:
     def check_params(cls, params: Any, where: Any) -> None:
         """Checks beyond the types of ``Params`` (run when a suite is loaded); raise ``where.error(...)``."""
 
+    def upstream(self) -> frozenset[str]:
+        """The upstream models this component reads through ``ctx.upstream(kind)`` ('original', 'attack',
+        'retrained', 'shadow'). Executors build them before the cell that needs them; reading an undeclared one
+        fails the cell."""
+        return frozenset()
+
     @classmethod
     def summary(cls) -> str:
         """First line of the class docstring."""

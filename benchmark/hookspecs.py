@@ -55,3 +55,9 @@ def register_metrics(register):
 def register_extractors(register):
     """Register :class:`unlearn_bench.features.Extractor` subclasses: feature extractors (Inception, CLIP, ...)
     that feature metrics name in their ``extractor`` parameter."""
+
+
+@hookspec
+def register_executors(register):
+    """Register :class:`unlearn_bench.executors.Executor` subclasses: where a suite's cells run (``unlearn-bench run
+    --executor NAME``)."""

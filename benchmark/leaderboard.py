@@ -104,6 +104,7 @@ def _device(device: dict) -> str:
 
 
 def _provenance(rows: list[dict]) -> str:
+    rows = [r for r in rows if r.get("environment")]  # a cell whose worker died never reported one
     versions = sorted({r["environment"]["packages"]["unlearn-bench"] or "?" for r in rows})
     torch_versions = sorted({r["environment"]["packages"]["torch"] or "?" for r in rows})
     devices = sorted({_device(r["environment"]["device"]) for r in rows})

@@ -22,6 +22,7 @@ from .attacks import Attack
 from .component import Provenance
 from .datasets import Dataset
 from .errors import UserError, did_you_mean
+from .executors import Executor
 from .features import Extractor, forget_loaded_extractors
 from .methods import Method
 from .metrics import FeatureMetric, Metric, is_feature_metric
@@ -42,6 +43,7 @@ KINDS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     "attack": ("register_attacks", Attack, ()),
     "metric": ("register_metrics", Metric, ()),  # update and compute, or score for feature metrics
     "extractor": ("register_extractors", Extractor, ("load", "extract")),
+    "executor": ("register_executors", Executor, ("run",)),
 }
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")

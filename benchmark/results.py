@@ -68,6 +68,13 @@ class ResultStore:
         torch.save({name: t.detach().cpu().contiguous() for name, t in samples.items()}, buffer)
         atomic_write_bytes(self.samples_path(suite, cell_id), buffer.getvalue())
 
+    def log_path(self, suite: str, name: str) -> Path:
+        return self.suite_dir(suite) / "logs" / f"{name}.log"
+
+    def write_log(self, suite: str, name: str, text: str) -> None:
+        """What a cell (or an upstream model) printed while it ran on a worker."""
+        atomic_write_bytes(self.log_path(suite, name), text.encode())
+
     def samples(self, suite: str, cell_id: str) -> dict[str, torch.Tensor] | None:
         path = self.samples_path(suite, cell_id)
         return torch.load(path, weights_only=True) if path.is_file() else None

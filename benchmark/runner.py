@@ -26,6 +26,7 @@ from .datasets import ImageData
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
+from .executors import CellOutcome, Executor
 from .features import FeatureCache, to_uint8
 from .models import I2IModel, frozen_copy
 from .params import to_dict
@@ -40,6 +41,13 @@ SAMPLES = 6  # images per evaluation split kept for output grids
 
 
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
+UPSTREAM = ("original", "attack", "retrained", "shadow")  # upstream model kinds, each built before the next
+
+
+def default_executor() -> Executor:
+    from .plugins import get_plugins
+
+    return get_plugins().registry("executor").get("local")()
 
 
 def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
@@ -106,6 +114,7 @@ class Runner:
         artefacts: ArtefactStore,
         device: torch.device,
         show_progress: bool = True,
+        executor: Executor | None = None,
     ):
         self.suite = suite
         self.results = results
@@ -113,7 +122,9 @@ class Runner:
         self.features = FeatureCache(artefacts.root)
         self.device = device
         self.show_progress = show_progress
+        self.executor = executor
         self.cells = expand(suite)
+        torch.use_deterministic_algorithms(True, warn_only=True)
         self._images: dict[str, ImageData] = {}
         self._splits: dict[tuple[str, int], Split] = {}
         self._models: OrderedDict[str, tuple[I2IModel, dict]] = OrderedDict()
@@ -130,30 +141,36 @@ class Runner:
         return todo
 
     def run(self, force: bool = False, retry_failed: bool = False) -> RunSummary:
+        """Run the pending cells on the executor, writing each outcome as it arrives."""
         todo = self.pending(force, retry_failed)
         summary = RunSummary(planned=len(self.cells), skipped=len(self.cells) - len(todo))
         self.results.write_manifest(self.suite.name, manifest(self.suite, self.cells))
         if not todo:
             return summary
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        with progress(todo, desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress) as bar:
-            for cell in bar:
-                bar.set_postfix_str(cell.id)
-                row = self.run_cell(cell)
+        executor = self.executor or default_executor()
+        bar = progress(total=len(todo), desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress)
+        with bar:
+            for outcome in executor.run(self, todo, bar.set_postfix_str):
+                row = outcome.row
+                cell_id = row["cell"]["id"]
+                if outcome.samples is not None:
+                    self.results.write_samples(self.suite.name, cell_id, outcome.samples)
+                if outcome.log is not None:
+                    self.results.write_log(self.suite.name, cell_id, outcome.log)
                 self.results.write(self.suite.name, row)
+                bar.update()
                 if row["status"] == "ok":
                     summary.finished += 1
                 else:
-                    summary.failed.append(cell.id)
-                    tqdm.write(f"cell {cell.id} failed: {row['error']['message']}")
+                    summary.failed.append(cell_id)
+                    tqdm.write(f"cell {cell_id} failed: {row['error']['message']}")
         return summary
 
     # ----------------------------------------------------------------------------------------------- cells
 
-    def run_cell(self, cell: Cell) -> dict[str, Any]:
-        started = datetime.datetime.now(datetime.timezone.utc)
-        clock = time.perf_counter()
-        row: dict[str, Any] = {
+    def new_row(self, cell: Cell) -> dict[str, Any]:
+        """A result row for ``cell`` before anything ran."""
+        return {
             "schema": ROW_SCHEMA,
             "suite": {"name": self.suite.name, "file": str(self.suite.file), "hash": self.suite.hash},
             "cell": {"id": cell.id, "key": cell.key, "axes": cell.axes, "labels": {"method": cell.method.label}},
@@ -166,6 +183,20 @@ class Runner:
             "audit": None,
             "method": None,
         }
+
+    def failed_outcome(self, cell: Cell, error_type: str, message: str) -> CellOutcome:
+        """The row of a cell that failed outside :meth:`run_cell` (e.g. its worker died)."""
+        row = self.new_row(cell)
+        row |= {"status": "failed", "error": {"type": error_type, "message": message, "traceback": None}}
+        row |= {"environment": None, "started_at": None, "wall_time_s": 0.0}
+        return CellOutcome(row)
+
+    def run_cell(self, cell: Cell) -> CellOutcome:
+        """Train (or load) what ``cell`` needs, unlearn, evaluate and audit; any failure gives a failed row."""
+        started = datetime.datetime.now(datetime.timezone.utc)
+        clock = time.perf_counter()
+        row = self.new_row(cell)
+        samples = None
         try:
             model, meta = self.unlearned(cell)
             row["method"] = meta
@@ -183,7 +214,7 @@ class Runner:
                 cache=self.features,
                 reference_keys=self.reference_keys(cell),
             )
-            self.results.write_samples(self.suite.name, cell.id, self.samples(cell, model, ctx.data))
+            samples = self.samples(cell, model, ctx.data)
             row["split"] = ctx.data.split.summary()
             if cell.auditors:
                 row["audit"] = {}
@@ -202,7 +233,19 @@ class Runner:
         row["environment"] = environment(self.device)
         row["started_at"] = started.isoformat(timespec="seconds")
         row["wall_time_s"] = time.perf_counter() - clock
-        return row
+        return CellOutcome(row, samples)
+
+    def needs(self, cell: Cell) -> list[str]:
+        """The upstream models ``cell`` reads, in build order: the model unlearning starts from, the references of
+        its metrics, the models shown beside it in output grids, and what its method and audits declare."""
+        kinds = {cell.start_kind, "original"} | self.references(cell)
+        for component in [cell.method, *cell.auditors]:
+            kinds |= component.build().upstream()
+        return [kind for kind in UPSTREAM if kind in kinds and cell.keys.get(kind)]
+
+    def mark_failed(self, key: str, reason: str) -> None:
+        """Record that the artefact ``key`` could not be built elsewhere; cells needing it fail with ``reason``."""
+        self._failed[key] = reason
 
     @torch.no_grad()
     def samples(self, cell: Cell, model: I2IModel, data: SplitData) -> dict[str, torch.Tensor]:
@@ -269,11 +312,20 @@ class Runner:
             recipe=cell.model.entry.train,
             new_model=lambda: self.new_model(cell, seed),
             original=original,
-            upstream=lambda kind: self.model(cell, kind)[0],
+            upstream=lambda kind: self.declared_upstream(cell, kind),
             show_progress=self.show_progress,
         )
 
     # --------------------------------------------------------------------------------------- artefact side
+
+    def declared_upstream(self, cell: Cell, kind: str) -> I2IModel:
+        """``ctx.upstream(kind)``: only what :meth:`needs` lists, so that executors can build it beforehand."""
+        if kind not in self.needs(cell):
+            raise CellFailed(
+                f"the upstream '{kind}' model was read without being declared: a method or audit that reads it "
+                f"must list it in its upstream() (cell {cell.id} declares {self.needs(cell)})"
+            )
+        return self.model(cell, kind)[0]
 
     def model(self, cell: Cell, kind: str) -> tuple[I2IModel, dict]:
         """The model ``kind`` of ``cell`` (original, attack, retrained, shadow, unlearned), built at most once."""

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import ConfigError, UserError, did_you_mean
+from .executors import Resources
 from .params import Where, parse, to_dict
 from .plugins import get_plugins
 from .splits import SplitConfig
@@ -50,6 +51,9 @@ class ModelEntry(Entry):
     checkpoint: str | None = dataclasses.field(
         default=None, metadata={"help": "load the original model from this file instead of training it"}
     )
+    # What one piece of work on this model (training an upstream model, or a whole cell) asks a cluster executor
+    # for. It changes where work runs, not its results, so it stays out of cache keys.
+    resources: Resources = dataclasses.field(default_factory=Resources)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -196,7 +200,9 @@ class Suite:
 
     @property
     def hash(self) -> str:
-        return stable_hash(self.data)
+        """The suite's content, less the models' ``resources``: where a suite runs does not change what it is."""
+        models = [{k: v for k, v in m.items() if k != "resources"} for m in self.data["models"]]
+        return stable_hash({**self.data, "models": models})
 
 
 def stable_hash(value: Any) -> str:
@@ -368,6 +374,13 @@ def load_suite(path: str | Path, overrides: list[str] = ()) -> Suite:
     data = _interpolate(data, root)
     doc = parse(SuiteDoc, data, root)
     return _resolve(path, doc, data, root)
+
+
+def suite_from_data(path: str | Path, data: dict) -> Suite:
+    """The suite whose merged, interpolated YAML is ``data`` (``Suite.data``): how workers rebuild the driver's suite
+    without rereading files or their own environment."""
+    root = Where((), lambda _path: str(path))
+    return _resolve(Path(path), parse(SuiteDoc, data, root), data, root)
 
 
 def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:

@@ -113,7 +113,7 @@ def harness(runner: Runner, cell) -> float:
     path = runner.artefacts.path("unlearned", cell.keys["unlearned"])
     path.unlink(missing_ok=True)
     start = time.perf_counter()
-    row = runner.run_cell(cell)
+    row = runner.run_cell(cell).row
     elapsed = time.perf_counter() - start
     assert row["status"] == "ok", row["error"]
     return elapsed

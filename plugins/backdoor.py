@@ -151,6 +151,9 @@ class Backdoor(Attack):
             scores.append(self._marker(outputs).scores(outputs, batch.mask).cpu())
         return torch.cat(scores)
 
+    def upstream(self):
+        return frozenset({"original", "attack"})
+
     def audit(self, model, ctx):
         splits = ("forget", "retain")
         clean = {s: self._scores(ctx.upstream("original"), ctx, s) for s in splits}

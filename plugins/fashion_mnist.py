@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class FashionMNIST(Dataset):
             if (raw / name).is_file():
                 continue
             source = _find(root, name)
-            tmp = raw / f".{name}.tmp"
+            tmp = raw / f".{name}.{os.getpid()}.tmp"  # workers on one machine may unpack at the same time
             opener = gzip.open if source.suffix == ".gz" else open
             with opener(source, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)

@@ -77,6 +77,9 @@ class MembershipInference(Attack):
             out.append((errors / counts.clamp_min(1)).cpu())
         return torch.cat(out)
 
+    def upstream(self):
+        return frozenset({"shadow"} if self.params.reference_attack else ())
+
     def audit(self, model, ctx):
         members, nonmembers = self._errors(model, ctx, "forget"), self._errors(model, ctx, "holdout")
         if len(members) == 0 or len(nonmembers) == 0:

@@ -11,6 +11,9 @@ class Retrain(Method):
 
     name = "retrain"
 
+    def upstream(self):
+        return frozenset({"retrained"})
+
     def unlearn(self, model, ctx):
         return ctx.retrained_model()
 

@@ -52,6 +52,8 @@ BUILTINS = {
     "efficientnet-lite0": ("extractor", ["efficientnet-lite0"]),
     "open-clip": ("extractor", ["open-clip"]),
     "fidelity-metrics": ("metric", ["clip-similarity", "fid", "inception-score", "kid"]),
+    "local-executor": ("executor", ["local"]),
+    "ray-executor": ("executor", ["ray"]),
 }
 BUILTIN_METHODS = sorted(name for kind, names in BUILTINS.values() if kind == "method" for name in names)
 FAKE_MODULES = ("fake_plugin_module", "broken_plugin_module")
@@ -252,6 +254,7 @@ def test_allow_list_loads_only_the_named_entry_points(monkeypatch):
         "attack": [],
         "metric": ["mse", "psnr"],
         "extractor": [],
+        "executor": [],
     }
 
 

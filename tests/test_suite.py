@@ -112,6 +112,8 @@ def test_hash_is_stable_and_follows_content(suite_file, doc, tmp_path):
     first = load_suite(suite_file).hash
     assert load_suite(suite_file).hash == first
     assert load_suite(suite_file, ["seeds=[0, 1]"]).hash != first
+    # Where cells run is not what the suite is.
+    assert load_suite(suite_file, ["models.ae.resources.gpus=1"]).hash == first
     # key order in the file does not matter
     reordered = write(tmp_path / "reordered.yaml", dict(reversed(list(doc.items()))))
     assert load_suite(reordered).hash == first

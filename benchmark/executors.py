@@ -1,0 +1,64 @@
+"""Executors: where a suite's pending cells run.
+
+The driver (``Runner.run``) decides what to run and alone writes the result store; an executor only runs work and
+hands back one :class:`CellOutcome` per cell, in whatever order cells finish. The built-in executors are plugins:
+``local`` runs cells one after another in this process, ``ray`` sends each cell, and each upstream model it needs
+(exactly once, before the cells that need it), to a Ray cluster.
+
+What a cluster executor needs to know about each piece of work is in :class:`Resources` (a model entry's
+``resources`` in the suite) and in :meth:`Runner.needs` (the upstream models a cell reads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .component import Component
+
+if TYPE_CHECKING:
+    from .plan import Cell
+    from .runner import Runner
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """What training or evaluating one model asks of a cluster node. The in-process executor ignores it."""
+
+    cpus: float = dataclasses.field(default=1, metadata={"help": "CPU cores (also torch's threads on a worker)"})
+    gpus: float = dataclasses.field(default=0, metadata={"help": "GPUs (a fraction shares one)"})
+    memory_gb: float | None = dataclasses.field(default=None, metadata={"help": "host memory to reserve, in GiB"})
+
+    def __post_init__(self):
+        if self.cpus <= 0 or self.gpus < 0 or (self.memory_gb is not None and self.memory_gb <= 0):
+            raise ValueError("expected cpus > 0, gpus >= 0 and memory_gb > 0 (or null)")
+
+    def describe(self) -> str:
+        parts = [f"{self.cpus:g} CPU", f"{self.gpus:g} GPU"]
+        if self.memory_gb is not None:
+            parts.append(f"{self.memory_gb:g} GiB")
+        return ", ".join(parts)
+
+
+@dataclasses.dataclass
+class CellOutcome:
+    """A finished cell: its result row, the sample images for output grids, and its log where one was captured."""
+
+    row: dict[str, Any]
+    samples: dict[str, Any] | None = None
+    log: str | None = None
+
+
+class Executor(Component):
+    """Base class of executor plugins.
+
+    ``run(runner, cells, status)`` runs ``cells`` (all pending, in the suite's order) and yields a
+    :class:`CellOutcome` for each as it finishes; a cell that cannot run yields a failed row rather than raising.
+    ``status(text)`` shows a short progress note beside the driver's progress bar. ``runner`` gives the suite,
+    the artefact store, :meth:`Runner.needs` and, for in-process execution, :meth:`Runner.run_cell`. An executor
+    never writes the result store: the driver does, as outcomes arrive, so an interrupted run keeps them.
+    """
+
+    def run(self, runner: Runner, cells: list[Cell], status: Callable[[str], None]) -> Iterator[CellOutcome]:
+        raise NotImplementedError

@@ -1,0 +1,147 @@
+"""The quickstart through the Ray executor on a local 2-CPU Ray cluster: same results as in-process, workers killed
+mid-cell retried or failed without losing anything, and a rerun that resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from test_quickstart import FMNIST, ROOT, SMALL
+
+pytest.importorskip("ray")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
+    ),
+]
+
+CELLS = 9
+ASCENT = "fmnist__center-half__ae__gradient-ascent__seed0"
+REALISTIC = "fmnist__center-half__ae__realistic-i2i__seed0"
+
+
+def command(tmp_path: Path, name: str, *extra: str) -> list[str]:
+    overrides = sum((["--set", s] for s in SMALL), [])
+    return [
+        sys.executable,
+        "-m",
+        "unlearn_bench.cli",
+        "run",
+        str(ROOT / "suites" / "quickstart.yaml"),
+        "--results",
+        str(tmp_path / name / "results"),
+        "--cache",
+        str(tmp_path / name / "artefacts"),
+        "--leaderboard",
+        str(tmp_path / name / "leaderboard"),
+        "--quiet",
+        *overrides,
+        *extra,
+    ]
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    # Extractor weights (converted once) are shared; artefacts and feature caches are per run (--cache).
+    return {**os.environ, "UNLEARN_BENCH_CACHE": str(tmp_path / "shared-cache"), "RAY_DISABLE_USAGE_STATS": "1"}
+
+
+def store(tmp_path: Path, name: str) -> Path:
+    return tmp_path / name / "results" / "quickstart"
+
+
+def rows(tmp_path: Path, name: str) -> dict[str, dict]:
+    folder = store(tmp_path, name) / "cells"
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def values(row: dict) -> dict[tuple[str, str], float]:
+    return {(m["metric"], m["split"]): m["value"] for m in row["metrics"]}
+
+
+def test_ray_gives_the_in_process_results_and_builds_each_upstream_model_once(tmp_path):
+    env = environment(tmp_path)
+    local = subprocess.run(command(tmp_path, "local"), env=env, capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0, local.stderr
+    # Two CPUs per cell: the worker then uses as many torch threads as this 2-core process, so the same floats.
+    ray = subprocess.run(
+        command(tmp_path, "ray", "--executor", "ray", "--set", "models.ae.resources.cpus=2"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ray.returncode == 0, ray.stdout + ray.stderr
+    assert "9 to run on the ray executor" in ray.stdout
+    by_local, by_ray = rows(tmp_path, "local"), rows(tmp_path, "ray")
+    assert set(by_local) == set(by_ray) and len(by_ray) == CELLS
+    for cell, row in by_ray.items():
+        assert row["status"] == "ok" and row["executor"]["name"] == "ray"
+        assert row["environment"]["device"]["torch_threads"] == by_local[cell]["environment"]["device"]["torch_threads"]
+        assert row["cell"]["key"] == by_local[cell]["cell"]["key"]
+        assert values(row) == values(by_local[cell]), cell
+        a, b = (torch.load(store(tmp_path, name) / "cells" / f"{cell}.samples.pt") for name in ("local", "ray"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # Each shared upstream model was one task: one log each, one stored model each.
+    logs = sorted(p.name.split("-")[1] for p in (store(tmp_path, "ray") / "logs").glob("upstream-*"))
+    assert logs == ["original", "retrained", "shadow"]
+    for kind in ("original", "retrained", "shadow"):
+        assert len(list((tmp_path / "ray" / "artefacts" / kind).rglob("*.pt"))) == 1
+    assert len(list((store(tmp_path, "ray") / "logs").glob("fmnist__*.log"))) == CELLS
+    board = (tmp_path / "ray" / "leaderboard" / "quickstart.md").read_text()
+    assert board == (tmp_path / "local" / "leaderboard" / "quickstart.md").read_text()
+
+
+def kill_when_running(task: str, times: int, deadline: float) -> list[int]:
+    """SIGKILL the worker process executing the Ray task named ``task`` (its title is ``ray::<task>``), ``times``
+    times (each retry runs in a new attempt); the pids killed."""
+    killed: list[int] = []
+    while len(killed) < times and time.monotonic() < deadline:
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        for line in ps.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if args.strip() == f"ray::{task}" and int(pid) not in killed:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+                break
+        time.sleep(0.05)
+    return killed
+
+
+def test_killed_workers_are_retried_then_failed_and_a_rerun_resumes(tmp_path):
+    env = environment(tmp_path)
+    run = command(tmp_path, "ray", "--executor", "ray", "--executor-param", "max_retries=1")
+    driver = subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        # One kill: the retry finishes the cell. Two kills: both attempts die and the cell is failed.
+        assert len(kill_when_running(ASCENT, 1, deadline)) == 1
+        assert len(kill_when_running(REALISTIC, 2, deadline)) == 2
+        output, _ = driver.communicate(timeout=300)
+    finally:
+        driver.kill()
+    assert driver.returncode == 1, output
+    found = rows(tmp_path, "ray")
+    assert len(found) == CELLS
+    assert {cell for cell, row in found.items() if row["status"] != "ok"} == {REALISTIC}
+    failed = found[REALISTIC]
+    assert failed["error"]["type"] == "WorkerCrashedError"
+    assert "its worker died 2 times" in failed["error"]["message"]
+    log = store(tmp_path, "ray") / "logs" / f"{REALISTIC}.log"
+    assert "died" in log.read_text()
+    assert found[ASCENT]["status"] == "ok"
+
+    finished = {p: p.stat().st_mtime_ns for p in (store(tmp_path, "ray") / "cells").glob("*.json")}
+    again = subprocess.run(run + ["--retry-failed"], env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "8 up to date, 1 to run" in again.stdout
+    assert {cell: row["status"] for cell, row in rows(tmp_path, "ray").items()} == dict.fromkeys(found, "ok")
+    changed = [p.stem for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime]
+    assert changed == [REALISTIC]
