@@ -37,3 +37,4 @@ test: install data lint
 
 benchmark: install data
 	$(BIN)/python benchmarks/harness_overhead.py
+	$(BIN)/python benchmarks/family_throughput.py

@@ -46,6 +46,10 @@ def cmd_validate(args) -> int:
     if suite.auditors:
         _echo("audit measures: " + ", ".join(m["id"] for m in suite.measures()))
     _check_extractor_weights(suite)
+    _echo(
+        "resources per cell and per upstream model (cluster executors): "
+        + "; ".join(f"{m.id}: {m.entry.resources.describe()}" for m in suite.models)
+    )
     if args.verbose:
         for cell in cells:
             _echo(f"  {cell.id}  {cell.key[:12]}")

@@ -113,7 +113,7 @@ class RunContext:
         steps_per_epoch = -(-self.data.size(part) // batch_size)
         schedule = make_schedule(opt, optimizer_config, epochs * steps_per_epoch)
         model.train()
-        amp = self.device.type == "cuda" and self.recipe.amp is not False
+        amp = self.recipe.uses_amp(self.device)
         average = (
             AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.recipe.ema), use_buffers=True)
             if use_ema

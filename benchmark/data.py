@@ -13,6 +13,8 @@ from .datasets import ImageData
 from .splits import Split
 from .tasks import Task
 
+WORKER_MIN_BATCHES = 16  # a pass shorter than this reads in this process even when loader workers are allowed
+
 
 class Batch(NamedTuple):
     inputs: torch.Tensor  # degraded images T(x)
@@ -30,8 +32,9 @@ class SplitData:
     on) and ``shadow`` (D_R plus the other half of those test images: the shadow model's training set).
 
     ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
-    marks forget images this way). ``reads`` counts the images served per part, so tests can prove, for example,
-    that a method never read the forget set.
+    marks forget images this way). ``workers`` loader processes read and decode images (0: in this process); on
+    CUDA, batches are staged in pinned memory and copied asynchronously. ``reads`` counts the images served per
+    part, so tests can prove, for example, that a method never read the forget set.
     """
 
     def __init__(
@@ -41,12 +44,14 @@ class SplitData:
         task: Task,
         device: torch.device,
         transforms: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        workers: int = 0,
     ):
         self.data = data
         self.split = split
         self.task = task
         self.device = device
         self.transforms = transforms or {}
+        self.workers = workers
         self.reads: Counter[str] = Counter()
 
     def _subset(self, part: str) -> Dataset:
@@ -76,7 +81,18 @@ class SplitData:
         self, part: str, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[Batch]:
         """One pass over ``part``."""
-        loader = DataLoader(self._subset(part), batch_size=batch_size, shuffle=shuffle, generator=generator)
+        # The order comes from ``generator`` in this process, so it does not depend on the number of workers. Loader
+        # processes start anew for each pass: only passes of many batches (an epoch, not a probe) are worth them.
+        subset = self._subset(part)
+        workers = self.workers if len(subset) >= WORKER_MIN_BATCHES * batch_size else 0
+        loader = DataLoader(
+            subset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+        )
         transform = self.transforms.get(part) or self.transforms.get(part.removeprefix("eval/"))
         for images, labels in loader:
             self.reads[part] += len(images)

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class Resources:
-    """What training or evaluating one model asks of a cluster node. The in-process executor ignores it."""
+    """What training or evaluating one model asks of a cluster node.
 
-    cpus: float = dataclasses.field(default=1, metadata={"help": "CPU cores (also torch's threads on a worker)"})
+    ``cpus`` also sets, on any executor, the loader processes that read image files (``cpus`` − 1) and, on a cluster
+    worker, torch's threads. The in-process executor otherwise ignores resources."""
+
+    cpus: float = dataclasses.field(default=1, metadata={"help": "CPU cores: torch threads, and image loaders"})
     gpus: float = dataclasses.field(default=0, metadata={"help": "GPUs (a fraction shares one)"})
     memory_gb: float | None = dataclasses.field(default=None, metadata={"help": "host memory to reserve, in GiB"})
 

@@ -22,7 +22,7 @@ from .artefacts import ArtefactStore, load_checkpoint
 from .attacks import AuditReport
 from .context import RunContext
 from .data import SplitData
-from .datasets import ImageData
+from .datasets import ImageData, InMemoryImages
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
@@ -294,14 +294,23 @@ class Runner:
         if cell.attack is not None:
             poison = cell.attack.build().poison
             transforms = {"forget": poison, "eval/forget": poison, "holdout": poison}
-        return SplitData(images, split, cell.task.build(), self.device, transforms)
+        return SplitData(images, split, cell.task.build(), self.device, transforms, self.loader_workers(cell))
+
+    def loader_workers(self, cell: Cell) -> int:
+        """Loader processes for image files: the model's declared CPUs but one (images held in memory need none)."""
+        if isinstance(self.images(cell).train, InMemoryImages):
+            return 0
+        return max(0, int(cell.model.entry.resources.cpus) - 1)
 
     def new_model(self, cell: Cell, seed: int | None = None) -> I2IModel:
         """A freshly initialised model; the same seed (default: the cell's) gives the same initial weights."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cell.seed if seed is None else seed)
             model = cell.model.build(self.images(cell).shape)
-        return model.to(self.device)
+        model = model.to(self.device)
+        if cell.model.entry.train.uses_channels_last(self.device):
+            model = model.to(memory_format=torch.channels_last)
+        return model
 
     def context(self, cell: Cell, original: I2IModel | None = None, seed: int | None = None) -> RunContext:
         """A context with fresh data (its own read counts) for one piece of work on ``cell``."""

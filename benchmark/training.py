@@ -49,6 +49,9 @@ class TrainRecipe:
     ema: float | None = dataclasses.field(
         default=None, metadata={"help": "decay of an exponential moving average of the weights; the model keeps it"}
     )
+    channels_last: bool | None = dataclasses.field(
+        default=None, metadata={"help": "keep convolution weights channels-last; null: on when running on CUDA"}
+    )
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
@@ -58,13 +61,20 @@ class TrainRecipe:
 
     def key_config(self) -> dict:
         """What determines the trained model, for cache keys: options left at their default are omitted, so that
-        suites written before they existed keep their keys. (The device is not part of keys: CPU and GPU results
-        differ in the last bits anyway, and each row records its device.)"""
+        suites written before they existed keep their keys. (The device and the memory layout are not part of keys:
+        they change the last bits, not the model, and each row records its device.)"""
         config = to_dict(self)
+        del config["channels_last"]
         for name in ("amp", "ema"):
             if config[name] is None:
                 del config[name]
         return config
+
+    def uses_channels_last(self, device: torch.device) -> bool:
+        return self.channels_last if self.channels_last is not None else device.type == "cuda"
+
+    def uses_amp(self, device: torch.device) -> bool:
+        return device.type == "cuda" and self.amp is not False
 
 
 def make_optimizer(parameters: Iterable[nn.Parameter], config: OptimizerConfig) -> torch.optim.Optimizer:

@@ -232,3 +232,51 @@ seeds: [0]
     assert summary.finished == 2 and not summary.failed
     row = runner.results.rows("folder")[0]
     assert row["split"]["eval/retain"]["size"] == 6 and row["split"]["eval/forget"]["size"] == 3
+
+
+def test_loader_workers_read_image_files_in_the_same_order(tiny, tmp_path, monkeypatch):
+    """A model's declared CPUs but one become loader processes for image files; results do not change."""
+    from test_runner import make_runner
+    from unlearn_bench import data
+
+    used = []
+
+    class RecordingLoader(data.DataLoader):
+        def __init__(self, *args, num_workers=0, **kwargs):
+            used.append(num_workers)
+            super().__init__(*args, num_workers=num_workers, **kwargs)
+
+    monkeypatch.setattr(data, "DataLoader", RecordingLoader)
+    monkeypatch.setattr(data, "WORKER_MIN_BATCHES", 2)
+
+    for part, count in (("train", 6), ("val", 2)):
+        for c in range(2):
+            for k in range(count):
+                write_image(tmp_path / "data" / part / f"class{c}" / f"{k}.png", 30 * c + 7 * k, size=(12, 12))
+    suite = tmp_path / "folder.yaml"
+    suite.write_text(
+        f"""\
+version: 1
+name: folder
+datasets:
+  - name: image-folder
+    id: folder
+    params: {{root: {tmp_path / "data"}, image_size: 8}}
+    split: {{forget_classes: [0]}}
+tasks: [{{name: center-inpaint}}]
+models: [{{name: conv-autoencoder, id: ae, params: {{width: 4}}, train: {{epochs: 2, batch_size: 4}}}}]
+methods: [{{name: no-unlearning, id: none}}]
+metrics: [{{name: psnr}}]
+seeds: [0]
+"""
+    )
+    values = []
+    for cpus, workers in ((1, 0), (3, 2)):
+        runner = make_runner(suite, tmp_path / f"cpus{cpus}", [f"models.ae.resources.cpus={cpus}"])
+        assert runner.loader_workers(runner.cells[0]) == workers
+        used.clear()
+        runner.run()
+        # Training epochs (3 batches of 4) use the workers; one-batch evaluation passes do not.
+        assert set(used) == ({0, 2} if workers else {0})
+        values.append([m["value"] for m in runner.results.rows("folder")[0]["metrics"]])
+    assert values[0] == values[1]

@@ -158,3 +158,36 @@ def test_family_trains_under_bf16_autocast(name):
         loss = model.training_loss(inputs, mask, targets)
     loss.float().backward()
     assert torch.isfinite(loss.float())
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_family_gives_the_same_loss_and_gradients_channels_last(name):
+    """On CUDA the runner keeps convolution weights channels-last (faster kernels); the maths must not change."""
+    plain = build(name)
+    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    convs = [m.weight for m in fast.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    inputs, mask, targets = batch()
+    results = []
+    for model in (plain, fast):
+        torch.manual_seed(1)  # diffusion draws timesteps and noise
+        loss = model.training_loss(inputs, mask, targets)
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-6)
+    assert len(grads_a) == len(grads_b)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_runner_applies_channels_last_without_changing_cell_keys(tiny, tmp_path):
+    path = tiny.write_suite(tmp_path)
+    plain = make_runner(path, tmp_path)
+    forced = make_runner(path, tmp_path, ["models.ae.train.channels_last=true"])
+    assert [c.key for c in plain.cells] == [c.key for c in forced.cells]
+    cell = forced.cells[0]
+    conv = next(m for m in forced.new_model(cell).modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    conv = next(m for m in plain.new_model(plain.cells[0]).modules() if isinstance(m, torch.nn.Conv2d))
+    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)  # CPU default: off

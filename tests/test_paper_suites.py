@@ -50,6 +50,7 @@ def imagenet_tree(root: Path) -> list[str]:
         "models.vqgan.params.heads=2",
         "models.vqgan.params.tokenizer_steps=3",
         "models.vqgan.train.batch_size=8",
+        "models.vqgan.resources.cpus=2",  # one loader process, as a GPU node's would be several
     ]
 
 
@@ -84,6 +85,7 @@ def places_tree(root: Path) -> list[str]:
         "models.palette.params.sampling_steps=2",
         "models.palette.params.train_timesteps=50",
         "models.palette.train.batch_size=8",
+        "models.palette.resources.cpus=2",
     ]
 
 
