@@ -155,10 +155,24 @@ def parse(cls: type, values: Any, where: Where):
     return instance
 
 
+OMIT_AT_DEFAULT = "omit_at_default"
+
+
+def added_field(default: Any = None, *, help: str) -> Any:
+    """A parameter added after results with its class existed. While it has its default it is left out of
+    :func:`to_dict`, so configurations recorded and hashed before it existed (cache keys) stay valid."""
+    return dataclasses.field(default=default, metadata={"help": help, OMIT_AT_DEFAULT: True})
+
+
 def to_dict(params: Any) -> Any:
-    """Plain data (for hashing and recording) from a parameters instance."""
+    """Plain data (for hashing and recording) from a parameters instance; :func:`added_field` parameters at their
+    default are left out."""
     if dataclasses.is_dataclass(params):
-        return {f.name: to_dict(getattr(params, f.name)) for f in dataclasses.fields(params)}
+        return {
+            f.name: to_dict(getattr(params, f.name))
+            for f in dataclasses.fields(params)
+            if not (f.metadata.get(OMIT_AT_DEFAULT) and getattr(params, f.name) == f.default)
+        }
     if isinstance(params, (list, tuple)):
         return [to_dict(v) for v in params]
     if isinstance(params, dict):

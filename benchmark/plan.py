@@ -84,9 +84,8 @@ def expand(suite: Suite) -> list[Cell]:
     attack_config = suite.attack.config() if suite.attack else None
     audit_configs = [{"id": a.id, **a.config()} for a in suite.audits]
     metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference} for m in suite.metrics]
-    # Unset options, and the feature-image count of a suite without feature metrics, are left out: they change
-    # nothing, and suites written before they existed keep their cell keys.
-    evaluate_config = {k: v for k, v in to_dict(suite.doc.evaluate).items() if v is not None}
+    # The feature-image count of a suite without feature metrics changes nothing: it is left out of cell keys.
+    evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
     cells = []

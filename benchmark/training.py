@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .errors import CellFailed
-from .params import to_dict
+from .params import added_field, to_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,10 @@ class TrainRecipe:
     epochs: int = 5
     batch_size: int = 128
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    amp: bool | None = dataclasses.field(
-        default=None, metadata={"help": "bf16 autocast for the loss on CUDA; null: on when running on CUDA"}
-    )
-    ema: float | None = dataclasses.field(
-        default=None, metadata={"help": "decay of an exponential moving average of the weights; the model keeps it"}
-    )
-    channels_last: bool | None = dataclasses.field(
-        default=None, metadata={"help": "keep convolution weights channels-last; null: on when running on CUDA"}
+    amp: bool | None = added_field(help="bf16 autocast for the loss on CUDA; null: on when running on CUDA")
+    ema: float | None = added_field(help="decay of an exponential moving average of the weights; the model keeps it")
+    channels_last: bool | None = added_field(
+        help="keep convolution weights channels-last; null: on when running on CUDA"
     )
 
     def __post_init__(self):
@@ -60,14 +56,10 @@ class TrainRecipe:
             raise ValueError("ema must be in [0, 1)")
 
     def key_config(self) -> dict:
-        """What determines the trained model, for cache keys: options left at their default are omitted, so that
-        suites written before they existed keep their keys. (The device and the memory layout are not part of keys:
-        they change the last bits, not the model, and each row records its device.)"""
+        """What determines the trained model, for cache keys. The device and the memory layout are not part of
+        keys: they change the last bits, not the model, and each row records its device."""
         config = to_dict(self)
-        del config["channels_last"]
-        for name in ("amp", "ema"):
-            if config[name] is None:
-                del config[name]
+        config.pop("channels_last", None)
         return config
 
     def uses_channels_last(self, device: torch.device) -> bool:
