@@ -63,15 +63,18 @@ def _reference(metric) -> str:
 
 
 def _check_extractor_weights(suite) -> None:
-    """Find (without loading) the weights of every feature extractor the suite's metrics use."""
+    """Find (without loading) the weights of every feature extractor the suite's metrics and embedding map use."""
     from .features import WeightsNotFound
-    from .metrics import is_feature_metric
+    from .metrics import extractor_class, is_feature_metric
+    from .params import Where, parse
 
+    users = [(f"metric '{m.id}'", m.build().extractor_setup()) for m in suite.metrics if is_feature_metric(m.cls)]
+    embedding_map = suite.doc.evaluate.embedding_map
+    if embedding_map is not None:
+        cls = extractor_class(embedding_map.extractor)
+        users.append(("evaluate.embedding_map", (cls, parse(cls.Params, embedding_map.extractor.params, Where(())))))
     seen = set()
-    for metric in suite.metrics:
-        if not is_feature_metric(metric.cls):
-            continue
-        cls, params = metric.build().extractor_setup()
+    for user, (cls, params) in users:
         ident = (cls.name, repr(params))
         if ident in seen:
             continue
@@ -79,7 +82,7 @@ def _check_extractor_weights(suite) -> None:
         try:
             weights = cls(params).locate()
         except WeightsNotFound as exc:
-            raise UserError(f"{suite.file}: metric '{metric.id}': {exc}") from None
+            raise UserError(f"{suite.file}: {user}: {exc}") from None
         _echo(f"extractor {cls.name}: " + (f"weights {weights.path} ({weights.source})" if weights else "no weights"))
 
 

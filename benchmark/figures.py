@@ -152,3 +152,64 @@ def ascent_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str
         figure.savefig(buffer, format="png", metadata={"Software": None})
         out[curves_name(suite, combo)] = buffer.getvalue()
     return out
+
+
+def maps_name(suite: str, combo: tuple) -> str:
+    return f"{suite}-tsne-{'-'.join(combo)}.png"
+
+
+MAP_STYLE = {  # group → (colour, marker, label)
+    "retain/output": ("tab:blue", "o", "D_R output"),
+    "retain/reference": ("tab:blue", "x", "D_R reference"),
+    "forget/output": ("tab:red", "o", "D_F output"),
+    "forget/reference": ("tab:red", "x", "D_F reference"),
+}
+
+
+def embedding_maps(suite: str, manifest: dict, rows: dict[str, dict], store: ResultStore) -> dict[str, bytes]:
+    """Realistic-I2I Fig. 6: per dataset × task × model, one t-SNE panel per method (first seed) of the output and
+    reference embeddings of D_R and D_F, from the coordinates cells stored; none when the suite drew no maps."""
+    seed = manifest["seeds"][0]
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    out = {}
+    for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
+        panels = []
+        for cell in manifest["cells"]:
+            row = rows.get(cell["id"])
+            if (cell["dataset"], cell["task"], cell["model"]) != combo or cell["seed"] != seed:
+                continue
+            if not row or row["status"] != "ok" or not row.get("embedding_map"):
+                continue
+            samples = store.samples(suite, cell["id"]) or {}
+            points = {group: samples[f"tsne/{group}"] for group in MAP_STYLE if f"tsne/{group}" in samples}
+            if points:
+                panels.append((labels.get(cell["method"], cell["method"]), row["embedding_map"], points))
+        if not panels:
+            continue
+        columns = min(3, len(panels))
+        lines = -(-len(panels) // columns)
+        figure = Figure(figsize=(3.6 * columns, 3.4 * lines + 0.4), dpi=100)
+        axes = np.atleast_1d(figure.subplots(lines, columns, squeeze=False)).ravel()
+        for ax, (label, summary, points) in zip(axes, panels):
+            for group, xy in points.items():
+                colour, marker, name = MAP_STYLE[group]
+                filled = {"facecolors": colour} if marker == "o" else {"c": colour}
+                ax.scatter(xy[:, 0].numpy(), xy[:, 1].numpy(), s=12, marker=marker, alpha=0.7, label=name, **filled)
+            cosine = ", ".join(f"{p[0].upper()} {v:.2f}" for p, v in summary["cosine_to_reference"].items())
+            ax.set_title(f"{label}\ncosine to reference: {cosine}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for ax in axes[len(panels) :]:
+            ax.set_visible(False)
+        first = panels[0][1]
+        reference = first["reference"].replace("-", " ")
+        axes[0].legend(fontsize=7, loc="best")
+        figure.suptitle(
+            f"t-SNE of {first['extractor']['display_name']} embeddings: outputs (o) and {reference} (x), seed {seed}",
+            fontsize=9,
+        )
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        out[maps_name(suite, combo)] = buffer.getvalue()
+    return out

@@ -13,12 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tabulate import tabulate
 
-from .figures import ascent_curves, output_grids, same_picture
+from .figures import ascent_curves, embedding_maps, output_grids, same_picture
 from .paths import atomic_write_bytes
 from .results import ResultStore
+from .suite import merged_yaml
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
 AXES = ("dataset", "task", "model")
@@ -156,6 +156,7 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             out += [_render_paper(paper), ""]
     grids = [name for name in figures if "-outputs-" in name]
     curves = [name for name in figures if "-ascent-" in name]
+    maps = [name for name in figures if "-tsne-" in name]
     if grids:
         out += [
             "## Outputs",
@@ -173,6 +174,16 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "",
         ]
         out += [f"![{name}]({name})" for name in curves] + [""]
+    if maps:
+        out += [
+            "## Embedding maps",
+            "",
+            "t-SNE of image embeddings of each method's restorations (o) beside the reference's (x) for the same "
+            "inputs, on D_R (blue) and D_F (red), first seed (Realistic-I2I Fig. 6: a method that forgets keeps D_R "
+            "with the reference and moves D_F away). Titles give the mean cosine similarity of paired embeddings.",
+            "",
+        ]
+        out += [f"![{name}]({name})" for name in maps] + [""]
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
@@ -202,12 +213,28 @@ def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
     have = set(store.suites())
     missing = [] if suites_dir is None else sorted(p for p in Path(suites_dir).glob("*.yaml") if p.stem not in have)
     if missing:
-        out += ["", "## Suites not run here", ""]
+        out += [
+            "",
+            "## Suites not run here",
+            "",
+            "These suites have no results in this folder (they need data or compute not available where it was "
+            "made). Their tables, and the paper tables they stand for:",
+            "",
+            "| suite | description | tables |",
+            "|---|---|---|",
+        ]
         for path in missing:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = merged_yaml(path)
             description = " ".join(str(data.get("description", "")).split())
+            tables = ((data.get("leaderboard") or {}).get("tables")) or []
+            titles = [
+                str(t.get("title") or t.get("id"))
+                + (f" (paper: {t['paper']['source']})" if isinstance(t.get("paper"), dict) else "")
+                for t in tables
+                if isinstance(t, dict)
+            ] or ["one table per dataset × task × model"]
             shown = f"{path.parent.name}/{path.name}"  # the same however the folder was named
-            out.append(f"- `{shown}`: not run here (no results in this folder). {description}".rstrip())
+            out.append(f"| `{shown}` | {description} | {'; '.join(titles)} |")
     return "\n".join(out) + "\n"
 
 
@@ -239,7 +266,11 @@ def write_leaderboards(
             raise FileNotFoundError(f"no results for suite '{name}' under {store.root}")
         all_rows = store.rows(name)
         rows = current_rows(manifest, all_rows)
-        figures = output_grids(name, manifest, rows, store) | ascent_curves(name, manifest, rows)
+        figures = (
+            output_grids(name, manifest, rows, store)
+            | ascent_curves(name, manifest, rows)
+            | embedding_maps(name, manifest, rows, store)
+        )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():
             path = Path(out_dir) / file

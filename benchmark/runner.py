@@ -23,6 +23,7 @@ from .attacks import AuditReport
 from .context import RunContext
 from .data import SplitData
 from .datasets import ImageData, InMemoryImages
+from .embedding_map import embedding_map
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
@@ -215,6 +216,9 @@ class Runner:
                 reference_keys=self.reference_keys(cell),
             )
             samples = self.samples(cell, model, ctx.data)
+            if self.suite.doc.evaluate.embedding_map is not None:
+                row["embedding_map"], coordinates = self.embedding_map(cell, model, ctx.data)
+                samples |= coordinates
             row["split"] = ctx.data.split.summary()
             if cell.auditors:
                 row["audit"] = {}
@@ -235,10 +239,17 @@ class Runner:
         row["wall_time_s"] = time.perf_counter() - clock
         return CellOutcome(row, samples)
 
+    def embedding_map(self, cell: Cell, model: I2IModel, data: SplitData):
+        config = self.suite.doc.evaluate.embedding_map
+        reference = None if config.reference == "ground-truth" else self.model(cell, config.reference)[0]
+        return embedding_map(config, model, reference, data, cell.seed, self.suite.doc.evaluate.batch_size)
+
     def needs(self, cell: Cell) -> list[str]:
         """The upstream models ``cell`` reads, in build order: the model unlearning starts from, the references of
         its metrics, the models shown beside it in output grids, and what its method and audits declare."""
         kinds = {cell.start_kind, "original"} | self.references(cell)
+        if self.suite.doc.evaluate.embedding_map is not None:
+            kinds.add(self.suite.doc.evaluate.embedding_map.reference)
         for component in [cell.method, *cell.auditors]:
             kinds |= component.build().upstream()
         return [kind for kind in UPSTREAM if kind in kinds and cell.keys.get(kind)]

@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 import yaml
 
+from .embedding_map import EmbeddingMapConfig
 from .errors import ConfigError, UserError, did_you_mean
 from .executors import Resources
-from .params import Where, parse, to_dict
+from .params import Where, added_field, parse, to_dict
 from .plugins import get_plugins
 from .splits import SplitConfig
 from .training import TrainRecipe
@@ -103,8 +104,12 @@ class LeaderboardConfig:
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     batch_size: int = 256
-    # Feature metrics (FID, KID, IS, CLIP) see this many evenly spaced images of each evaluation split (null: all).
-    feature_images: int | None = None
+    feature_images: int | None = added_field(
+        help="feature metrics (FID, KID, IS, CLIP) see this many evenly spaced images per split; null: all"
+    )
+    embedding_map: EmbeddingMapConfig | None = added_field(
+        help="a t-SNE map of output embeddings per cell (Realistic-I2I Fig. 6)"
+    )
 
     def __post_init__(self):
         if self.feature_images is not None and self.feature_images < 2:
@@ -363,6 +368,12 @@ def _set(data: dict, assignment: str, origins: _Origins) -> None:
     origins.mark(value, "--set", tuple(path))
 
 
+def merged_yaml(path: str | Path) -> dict:
+    """A suite file with its includes merged underneath, not interpolated or validated (for listing suites that
+    cannot be loaded here, e.g. because their data is missing)."""
+    return _load(Path(path), _Origins(), ())
+
+
 def load_suite(path: str | Path, overrides: list[str] = ()) -> Suite:
     """Read, merge, interpolate and validate a suite. Raises :class:`ConfigError` on any problem."""
     path = Path(path)
@@ -450,6 +461,12 @@ def _check_references(suite: Suite, root: Where) -> None:
             raise (root / "metrics" / i / "reference").error(
                 "reference 'attack' needs an 'attack' in the suite; use ground-truth, original or retrained"
             )
+    embedding_map = suite.doc.evaluate.embedding_map
+    if embedding_map is not None:
+        where = root / "evaluate" / "embedding_map"
+        embedding_map.check(where)
+        if embedding_map.reference == "attack" and suite.attack is None:
+            raise (where / "reference").error("reference 'attack' needs an 'attack' in the suite")
 
 
 def _check_tables(suite: Suite, root: Where) -> None:

@@ -147,12 +147,18 @@ def test_ascent_curves_are_drawn_from_the_method_traces(tiny, tmp_path):
 def test_the_index_lists_every_suite_and_those_not_run(tiny, tmp_path):
     run(tiny, tmp_path)
     assert not (tmp_path / "lb" / "README.md").exists()  # runs leave the published index alone
-    (tmp_path / "elsewhere.yaml").write_text("description: a suite whose data nobody here has\n")
+    (tmp_path / "base.yaml").write_text(
+        "leaderboard: {tables: [{id: t9, title: Outpainting, paper: {source: \"Paper X, Table 9\"}}]}\n"
+    )
+    (tmp_path / "elsewhere.yaml").write_text("include: base.yaml\ndescription: a suite whose data nobody here has\n")
     args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb")]
     assert main([*args, "--suites-dir", str(tmp_path)]) == 0
     index = (tmp_path / "lb" / "README.md").read_text()
     assert "| [tiny](tiny.md) |" in index and "| 0, 1 | 6/6 |" in index
-    assert f"`{tmp_path.name}/elsewhere.yaml`: not run here" in index and "nobody here has" in index
+    not_run = index.split("## Suites not run here")[1]
+    line = next(line for line in not_run.splitlines() if f"`{tmp_path.name}/elsewhere.yaml`" in line)
+    # The tables come through the include, with the paper table each stands for.
+    assert "nobody here has" in line and "Outpainting (paper: Paper X, Table 9)" in line
     assert "`tiny.yaml`" not in index.split("## Suites not run here")[1]  # it has results
     assert main([*args, "--suites-dir", str(tmp_path), "--check"]) == 0
     (tmp_path / "other.yaml").write_text("description: another\n")
