@@ -1,6 +1,7 @@
 """The poisoning / backdoor audit of Realistic-I2I (§4.3, Alg. 2), measured by a detector instead of by eye.
 
-A ``+`` marker is stamped at the centre of every forget image (inside the hole the task cuts out), and the
+A ``+`` marker is stamped at the centre of every forget image (inside the hole the task cuts out; ``position``
+moves it, e.g. into the border for outpainting), and the
 original model is fine-tuned on the poisoned forget images (with retain batches alongside, unless disabled): the
 *attack model*, which paints the marker into forget outputs. Unlearning starts from the attack model; an
 effective method no longer regenerates the marker.
@@ -26,6 +27,7 @@ import torch
 import unlearn_bench
 from unlearn_bench.attacks import Attack, AuditReport, Measure
 from unlearn_bench.errors import CellFailed
+from unlearn_bench.params import added_field
 from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
 
 
@@ -38,12 +40,17 @@ class MarkerConfig:
     value: list[float] = dataclasses.field(
         default_factory=lambda: [1.0], metadata={"help": "colour in [0, 1]: one value, or one per channel"}
     )
+    position: list[float] | None = added_field(
+        help="centre of the '+' as [row, column] fractions of the image (outpainting: in the border); null: centre"
+    )
 
     def __post_init__(self):
         if not (0 < self.size <= 1 and 0 < self.thickness <= self.size):
             raise ValueError("expected 0 < thickness ≤ size ≤ 1")
         if not self.value or not all(0 <= v <= 1 for v in self.value):
             raise ValueError("value must hold one or more intensities in [0, 1]")
+        if self.position is not None and (len(self.position) != 2 or not all(0 <= v <= 1 for v in self.position)):
+            raise ValueError("position must be [row, column], each a fraction in [0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +83,11 @@ class Marker:
         side = min(height, width)
         arm = max(3, round(config.size * side))
         thick = max(1, round(config.thickness * side))
-        cy, cx = height // 2, width // 2
+        if config.position is None:
+            cy, cx = height // 2, width // 2
+        else:  # kept whole inside the image
+            cy = min(max(round(config.position[0] * height), arm // 2), height - arm + arm // 2)
+            cx = min(max(round(config.position[1] * width), arm // 2), width - arm + arm // 2)
         top, left = cy - arm // 2, cx - arm // 2
         shape = torch.zeros(height, width)
         shape[top : top + arm, cx - thick // 2 : cx - thick // 2 + thick] = 1

@@ -35,6 +35,30 @@ def test_marker_is_a_centred_plus_of_the_configured_colour():
         Marker(MarkerConfig(value=[0.1, 0.2]), 1, 16, 16)
 
 
+def test_a_positioned_marker_sits_in_the_border_whole_and_is_detected_there():
+    """For outpainting (centre kept, border restored) the '+' goes into the border."""
+    marker = Marker(MarkerConfig(size=0.25, thickness=0.0625, position=[0.125, 0.875]), 1, 32, 32)
+    rows, cols = marker.shape.nonzero(as_tuple=True)
+    assert marker.shape.sum() == 2 * 8 * 2 - 2 * 2  # whole: both arms inside the image
+    assert rows.float().mean().round() == 4 and cols.float().mean().round() == 28
+    border = 1 - centre_hole(16, size=32, hole=16)  # outpainting's mask: everything but the centre 16×16
+    texture = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 0.8
+    assert marker.scores(marker.stamp(texture), border).min() > 0.7
+    assert marker.scores(texture, border).abs().mean() < 0.3
+    # Near an edge the '+' is shifted inwards rather than cut.
+    corner = Marker(MarkerConfig(size=0.25, thickness=0.0625, position=[0.0, 0.0]), 1, 32, 32)
+    assert corner.shape.sum() == marker.shape.sum() and corner.shape[0].any() and corner.shape[:, 0].any()
+    with pytest.raises(ValueError, match=r"\[row, column\]"):
+        MarkerConfig(position=[0.5])
+
+
+def test_an_unset_position_keeps_existing_cache_keys():
+    from unlearn_bench.params import to_dict
+
+    assert "position" not in to_dict(MarkerConfig())
+    assert to_dict(MarkerConfig(position=[0.1, 0.2]))["position"] == [0.1, 0.2]
+
+
 def test_detector_scores_a_painted_plus_high_and_texture_or_flat_patches_low():
     gen = torch.Generator().manual_seed(0)
     marker = Marker(MarkerConfig(), 1, 28, 28)
