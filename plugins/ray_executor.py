@@ -86,7 +86,8 @@ class RayExecutor(Executor):
                 log_to_driver=False,
                 runtime_env={"env_vars": env},
             )
-        pending: dict[Any, tuple[str, Any]] = {}  # object ref → ("upstream", (kind, key)) or ("cell", cell)
+        # object ref → ("upstream", (kind, key)) or ("cell", (cell, {kind: ref of the upstream task it waits for}))
+        pending: dict[Any, tuple[str, Any]] = {}
         try:
             _check_feasible(ray, runner)
             suite, store = runner.suite, str(runner.artefacts.root.resolve())

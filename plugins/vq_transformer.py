@@ -46,14 +46,17 @@ class VQMaskTransformer(I2IModel):
     name = "vq-transformer"
     Params = Params
 
+    @classmethod
+    def check_params(cls, params, where):
+        if params.depth < 2:
+            raise (where / "depth").error("expected at least 2 (an encoder and a decoder half)")
+
     def __init__(self, params: Params, shape):
         super().__init__(params, shape)
         levels = len(params.channels)
         self.cell = 2 ** (levels - 1)
         if shape.height % self.cell or shape.width % self.cell:
             raise ValueError(f"vq-transformer: {levels} levels need sides divisible by {self.cell}")
-        if params.depth < 2:
-            raise ValueError("vq-transformer: depth must be at least 2 (an encoder and a decoder half)")
         self.grid = (shape.height // self.cell, shape.width // self.cell)
         self.tokenizer = VQModel(
             in_channels=shape.channels,

@@ -21,7 +21,7 @@ MODELS = {
     ],
     "vq": [
         *("params.channels=[8, 8, 8]", "params.codebook=16", "params.code_dim=4", "params.groups=4"),
-        *("params.width=16", "params.depth=1", "params.heads=2", "params.tokenizer_steps=3", "train.batch_size=8"),
+        *("params.width=16", "params.depth=2", "params.heads=2", "params.tokenizer_steps=3", "train.batch_size=8"),
     ],
     "diffusion": [
         *("params.channels=[8, 16]", "params.groups=4", "params.sampling_steps=2", "params.train_timesteps=50"),

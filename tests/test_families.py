@@ -191,3 +191,13 @@ def test_the_runner_applies_channels_last_without_changing_cell_keys(tiny, tmp_p
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     conv = next(m for m in plain.new_model(plain.cells[0]).modules() if isinstance(m, torch.nn.Conv2d))
     assert not conv.weight.is_contiguous(memory_format=torch.channels_last)  # CPU default: off
+
+
+def test_a_one_block_vq_transformer_is_refused_when_the_suite_loads(tiny, tmp_path):
+    from unlearn_bench.errors import ConfigError
+    from unlearn_bench.suite import load_suite
+
+    params = {**TINY["vq-transformer"][1], "depth": 1}
+    path = tiny.write_suite(tmp_path, text=FAMILY_SUITE.format(name="vq-transformer", params=params))
+    with pytest.raises(ConfigError, match=r"models\[0\]\.params\.depth.*at least 2"):
+        load_suite(path)

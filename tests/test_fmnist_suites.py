@@ -18,8 +18,8 @@ SUITES = sorted(
     if p.stem != "fashion-mnist-sample"  # test_quickstart runs it
 )
 TINY = [
-    "datasets.fmnist.split.train_per_class=20",
-    "datasets.fmnist.split.test_per_class=6",
+    "datasets.fmnist.split.train_per_class=12",
+    "datasets.fmnist.split.test_per_class=4",
     "seeds=[0]",
     "evaluate.feature_images=4",
 ]
