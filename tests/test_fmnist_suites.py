@@ -21,7 +21,6 @@ TINY = [
     "datasets.fmnist.split.train_per_class=12",
     "datasets.fmnist.split.test_per_class=4",
     "seeds=[0]",
-    "evaluate.feature_images=4",
 ]
 
 

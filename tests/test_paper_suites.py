@@ -16,6 +16,8 @@ from unlearn_bench_plugins.image_folders import class_list
 REPO = Path(__file__).resolve().parents[1]
 PAPER_SUITES = (
     "cifar10",
+    "cifar10-clean",
+    "cifar10-sample",
     "imagenet",
     "imagenet-clean",
     "imagenet-outpaint",
@@ -101,7 +103,7 @@ def test_paper_suite_runs_end_to_end_on_fixture_data(name, tmp_path, monkeypatch
     assert main(args + sum((["--set", s] for s in overrides), [])) == 0
     suite = load_suite(path, overrides)
     rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / name / "cells").glob("*.json")]
-    assert len(rows) == len(suite.methods) * len(suite.tasks) * len(suite.doc.seeds)
+    assert len(rows) == len(suite.datasets) * len(suite.methods) * len(suite.tasks) * len(suite.doc.seeds)
     assert all(r["status"] == "ok" for r in rows), [r["error"]["message"] for r in rows if r["status"] != "ok"]
     board = (tmp_path / "lb" / f"{name}.md").read_text()
     for table in suite.doc.leaderboard.tables:
