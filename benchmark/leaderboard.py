@@ -154,36 +154,30 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             if paper.get("note"):
                 out += [paper["note"].strip(), ""]
             out += [_render_paper(paper), ""]
-    grids = [name for name in figures if "-outputs-" in name]
-    curves = [name for name in figures if "-ascent-" in name]
-    maps = [name for name in figures if "-tsne-" in name]
-    if grids:
-        out += [
-            "## Outputs",
-            "",
+    sections = [  # (file-name marker, heading, what the figures show)
+        (
+            "-outputs-",
+            "Outputs",
             f"Restorations of the first evaluation images by every method (seed {manifest['seeds'][0]}).",
-            "",
-        ]
-        out += [f"![{name}]({name})" for name in grids] + [""]
-    if curves:
-        out += [
-            "## Gradient ascent",
-            "",
+        ),
+        (
+            "-ascent-",
+            "Gradient ascent",
             "How far the outputs on a fixed forget probe move from the starting model's, and the forget loss, over the "
             "ascent iterations (Realistic-I2I Fig. 7); mean over seeds, band = ±1 standard deviation.",
-            "",
-        ]
-        out += [f"![{name}]({name})" for name in curves] + [""]
-    if maps:
-        out += [
-            "## Embedding maps",
-            "",
+        ),
+        (
+            "-tsne-",
+            "Embedding maps",
             "t-SNE of image embeddings of each method's restorations (o) beside the reference's (x) for the same "
             "inputs, on D_R (blue) and D_F (red), first seed (Realistic-I2I Fig. 6: a method that forgets keeps D_R "
             "with the reference and moves D_F away). Titles give the mean cosine similarity of paired embeddings.",
-            "",
-        ]
-        out += [f"![{name}]({name})" for name in maps] + [""]
+        ),
+    ]
+    for marker, heading, text in sections:
+        names = [name for name in figures if marker in name]
+        if names:
+            out += [f"## {heading}", "", text, ""] + [f"![{name}]({name})" for name in names] + [""]
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
