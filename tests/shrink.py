@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from unlearn_bench.cli import main
+from unlearn_bench.suite import load_suite
+
 # Each model id of the suites shrunk to seconds (keeping what must fit the image size, such as MAE's patch and the
 # number of VQ downsampling stages); one loader process for the image-folder datasets, as a GPU node has several.
 MODELS = {
@@ -55,3 +61,20 @@ def small(suite) -> list[str]:
             overrides.append(f"metrics.{metric.id}.params.splits=2")
     # Four images per split through the feature extractors (an Inception forward is about 0.1 s per image here).
     return overrides + ["evaluate.batch_size=16", "evaluate.feature_images=4"]
+
+
+def run_shrunk(path: Path, base: list[str], tmp_path: Path):
+    """Run the suite at ``path`` with the ``base`` overrides (data location and size) and :func:`small`'s through the
+    CLI; check that every cell ran and every table was written. Returns the suite and its leaderboard's text."""
+    overrides = base + small(load_suite(path, base))
+    args = ["run", str(path), "--results", str(tmp_path / "results"), "--leaderboard", str(tmp_path / "lb"), "--quiet"]
+    assert main(args + sum((["--set", s] for s in overrides), [])) == 0
+    suite = load_suite(path, overrides)
+    rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / suite.name / "cells").glob("*.json")]
+    grid = [suite.datasets, suite.tasks, suite.models, suite.methods, suite.doc.seeds]
+    assert len(rows) == len(grid[0]) * len(grid[1]) * len(grid[2]) * len(grid[3]) * len(grid[4])
+    assert all(r["status"] == "ok" for r in rows), [r["error"]["message"] for r in rows if r["status"] != "ok"]
+    board = (tmp_path / "lb" / f"{suite.name}.md").read_text()
+    for table in suite.doc.leaderboard.tables:
+        assert table.title in board
+    return suite, board

@@ -199,13 +199,15 @@ def test_outpainting_masks_the_border_around_the_kept_centre():
     assert torch.equal(inpaint_mask, 1 - mask)
 
 
-def test_a_colour_suite_runs_on_an_image_folder(tiny, tmp_path):
-    from test_runner import make_runner
-
-    for part, count in (("train", 8), ("val", 3)):
-        for c in range(3):
+def folder_suite(tmp_path: Path, classes: int, counts, size: int, step, image_size: int, rest: str) -> Path:
+    """An image-folder tree of ``classes`` classes (``counts`` = train, val images each; image ``k`` of class ``c``
+    has red value ``step[0]·c + step[1]·k``) and a one-seed suite on it whose tasks, models and methods are ``rest``
+    (PSNR as the metric)."""
+    for part, count in zip(("train", "val"), counts):
+        for c in range(classes):
             for k in range(count):
-                write_image(tmp_path / "data" / part / f"class{c}" / f"{k}.png", 40 * c + 5 * k, size=(20, 20))
+                value = step[0] * c + step[1] * k
+                write_image(tmp_path / "data" / part / f"class{c}" / f"{k}.png", value, size=(size, size))
     suite = tmp_path / "folder.yaml"
     suite.write_text(
         f"""\
@@ -214,18 +216,34 @@ name: folder
 datasets:
   - name: image-folder
     id: folder
-    params: {{root: {tmp_path / "data"}, image_size: 16}}
+    params: {{root: {tmp_path / "data"}, image_size: {image_size}}}
     split: {{forget_classes: [0]}}
-tasks: [{{name: outpaint, id: out, params: {{grid: 4, patches: 2}}}}]
+{rest}metrics: [{{name: psnr}}]
+seeds: [0]
+"""
+    )
+    return suite
+
+
+def test_a_colour_suite_runs_on_an_image_folder(tiny, tmp_path):
+    from test_runner import make_runner
+
+    suite = folder_suite(
+        tmp_path,
+        classes=3,
+        counts=(8, 3),
+        size=20,
+        step=(40, 5),
+        image_size=16,
+        rest="""\
+tasks: [{name: outpaint, id: out, params: {grid: 4, patches: 2}}]
 models:
   - name: conv-autoencoder
     id: ae
-    params: {{width: 4}}
-    train: {{epochs: 1, batch_size: 8}}
-methods: [{{name: no-unlearning, id: none}}, {{name: retrain}}]
-metrics: [{{name: psnr}}]
-seeds: [0]
-"""
+    params: {width: 4}
+    train: {epochs: 1, batch_size: 8}
+methods: [{name: no-unlearning, id: none}, {name: retrain}]
+""",
     )
     runner = make_runner(suite, tmp_path)
     summary = runner.run()
@@ -249,26 +267,18 @@ def test_loader_workers_read_image_files_in_the_same_order(tiny, tmp_path, monke
     monkeypatch.setattr(data, "DataLoader", RecordingLoader)
     monkeypatch.setattr(data, "WORKER_MIN_BATCHES", 2)
 
-    for part, count in (("train", 6), ("val", 2)):
-        for c in range(2):
-            for k in range(count):
-                write_image(tmp_path / "data" / part / f"class{c}" / f"{k}.png", 30 * c + 7 * k, size=(12, 12))
-    suite = tmp_path / "folder.yaml"
-    suite.write_text(
-        f"""\
-version: 1
-name: folder
-datasets:
-  - name: image-folder
-    id: folder
-    params: {{root: {tmp_path / "data"}, image_size: 8}}
-    split: {{forget_classes: [0]}}
-tasks: [{{name: center-inpaint}}]
-models: [{{name: conv-autoencoder, id: ae, params: {{width: 4}}, train: {{epochs: 2, batch_size: 4}}}}]
-methods: [{{name: no-unlearning, id: none}}]
-metrics: [{{name: psnr}}]
-seeds: [0]
-"""
+    suite = folder_suite(
+        tmp_path,
+        classes=2,
+        counts=(6, 2),
+        size=12,
+        step=(30, 7),
+        image_size=8,
+        rest="""\
+tasks: [{name: center-inpaint}]
+models: [{name: conv-autoencoder, id: ae, params: {width: 4}, train: {epochs: 2, batch_size: 4}}]
+methods: [{name: no-unlearning, id: none}]
+""",
     )
     values = []
     for cpus, workers in ((1, 0), (3, 2)):

@@ -3,14 +3,11 @@ no suite can rot while nobody here has the data."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from shrink import small
+from shrink import run_shrunk
 from test_datasets import write_cifar, write_image
-from unlearn_bench.cli import main
-from unlearn_bench.suite import load_suite
 from unlearn_bench_plugins.image_folders import class_list
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,15 +94,5 @@ def test_paper_suite_runs_end_to_end_on_fixture_data(name, tmp_path, monkeypatch
     if name == "i2i-sota":  # its proxy retain set: the fixture's one class outside the ImageNet-R 200
         fixture += ["datasets.imagenet.split.unseen_classes=[]", "datasets.imagenet.split.proxy_classes=[200]"]
         fixture += ["models.mae.params.patch=8"]  # two patches across the 32-pixel fixture images
-    path = REPO / "suites" / f"{name}.yaml"
-    overrides = fixture + small(load_suite(path, fixture))
-    args = ["run", str(path), "--results", str(tmp_path / "results"), "--leaderboard", str(tmp_path / "lb"), "--quiet"]
-    assert main(args + sum((["--set", s] for s in overrides), [])) == 0
-    suite = load_suite(path, overrides)
-    rows = [json.loads(p.read_text()) for p in (tmp_path / "results" / name / "cells").glob("*.json")]
-    assert len(rows) == len(suite.datasets) * len(suite.methods) * len(suite.tasks) * len(suite.doc.seeds)
-    assert all(r["status"] == "ok" for r in rows), [r["error"]["message"] for r in rows if r["status"] != "ok"]
-    board = (tmp_path / "lb" / f"{name}.md").read_text()
-    for table in suite.doc.leaderboard.tables:
-        assert table.title in board
+    suite, board = run_shrunk(REPO / "suites" / f"{name}.yaml", fixture, tmp_path)
     assert ("Backdoor regeneration rate" in board) == (suite.attack is not None)
