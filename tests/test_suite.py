@@ -235,6 +235,52 @@ def test_include_must_be_file_names(tmp_path, doc):
     assert err.key == "include" and err.file == resolved(tmp_path / "top.yaml")
 
 
+PAPER = {
+    "source": "Some paper, Table 9",
+    "note": "read D_R first",
+    "columns": ["FID D_R", "FID D_F"],
+    "rows": {"Ours": [1.5, 2.5], "Theirs": [3.0, 4.0]},
+}
+
+
+def with_paper(doc: dict, paper) -> dict:
+    return {**doc, "leaderboard": {"tables": [{"id": "main", "paper": paper}]}}
+
+
+def test_paper_numbers_can_come_from_another_suites_table(tmp_path, doc):
+    write(tmp_path / "big" / "paper-scale.yaml", {"leaderboard": {"tables": [{"id": "t9", "paper": PAPER}]}})
+    top = write(tmp_path / "small.yaml", with_paper(doc, {"from": "big/paper-scale.yaml", "table": "t9"}))
+    paper = load_suite(top).doc.leaderboard.tables[0].paper
+    assert (paper.source, paper.columns, paper.rows, paper.note) == (
+        PAPER["source"],
+        PAPER["columns"],
+        PAPER["rows"],
+        PAPER["note"],
+    )
+    # Keys beside 'from' and 'table' override the referenced ones; the reference resolves relative to the file
+    # that wrote it, also when that file is included from elsewhere.
+    write(tmp_path / "big" / "mid.yaml", with_paper(doc, {"from": "paper-scale.yaml", "table": "t9", "note": "mine"}))
+    top = write(tmp_path / "top.yaml", "include: big/mid.yaml\nname: top\n")
+    paper = load_suite(top).doc.leaderboard.tables[0].paper
+    assert paper.note == "mine" and paper.rows == PAPER["rows"]
+
+
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ({"from": "other.yaml", "table": "nope"}, "other.yaml has no table 'nope' with paper numbers"),
+        ({"from": "other.yaml"}, "expected 'from: <suite file>' and 'table: <table id>'"),
+        ({"from": "missing.yaml", "table": "t9"}, "file not found"),
+    ],
+)
+def test_bad_paper_reference_names_file_and_key(tmp_path, doc, reference, message):
+    write(tmp_path / "other.yaml", {"leaderboard": {"tables": [{"id": "t9", "paper": PAPER}]}})
+    err = config_error(write(tmp_path / "top.yaml", with_paper(doc, reference)))
+    assert err.message == message
+    if message != "file not found":
+        assert err.file == resolved(tmp_path / "top.yaml") and err.key == "leaderboard.tables.0.paper"
+
+
 def test_error_from_an_included_file_names_that_file(tmp_path, doc):
     base = copy.deepcopy(doc)
     base["models"][0]["params"] = {"widht": 4}
