@@ -24,9 +24,13 @@ SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
 AXES = ("dataset", "task", "model")
 
 
+ROUNDING = 1e-9  # |value| below this is floating-point rounding of 0 (FID of a model's outputs with themselves)
+
+
 def format_values(values: list[float]) -> str:
     if not values:
         return "—"
+    values = [0.0 if abs(v) < ROUNDING else v for v in values]
     mean = statistics.fmean(values)
     if len(values) == 1:
         return f"{mean:.4g}"

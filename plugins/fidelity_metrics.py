@@ -57,7 +57,7 @@ class FID(FeatureMetric):
         a, b = a - mu_a, b - mu_b
         trace_sqrt = torch.linalg.svdvals(a @ b.T).sum() / ((n - 1) * (m - 1)) ** 0.5
         fid = (mu_a - mu_b).square().sum() + a.square().sum() / (n - 1) + b.square().sum() / (m - 1) - 2 * trace_sqrt
-        return float(fid)
+        return max(float(fid), 0.0)  # a distance: identical sets come out at ±1e-14 by rounding
 
 
 class KID(FeatureMetric):

@@ -262,6 +262,9 @@ def test_fid_and_kid_equal_torch_fidelity_and_grow_with_noise(converted):
 
     fid, kid = FID(), KID(KID.Params(subsets=20))
     assert abs(fid.score(feats["real"], feats["real"])) < 1e-3
+    # The exact small-set formula: a set against itself is 0 up to rounding, and never below (FID is a distance).
+    same = torch.randn(8, 2048, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 1e3
+    assert 0.0 <= fid.score(same, same) < 1e-6
     assert fid.score(feats["real"], feats["noisy0"]) < fid.score(feats["real"], feats["noisy1"])
 
     class Images(torch.utils.data.Dataset):

@@ -44,6 +44,7 @@ def test_format_values():
     assert format_values([]) == "—"
     assert format_values([1.23456]) == "1.235"
     assert format_values([1.0, 2.0]) == f"1.5 ± {statistics.stdev([1.0, 2.0]):.2g}"
+    assert format_values([1.9e-14, -5.7e-14, 0.0]) == "0 ± 0"  # rounding noise around 0 (FID of identical sets)
 
 
 def test_leaderboard_from_a_run(tiny, tmp_path):
