@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff check benchmark plugins tests examples benchmarks
 
 test: install data lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	$(BIN)/unlearn-bench leaderboard --results leaderboard/results --check
 
 benchmark: install data

@@ -24,9 +24,9 @@ TINY = [
     not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
 )
 @pytest.mark.parametrize("name", SUITES)
-def test_fashion_mnist_suite_runs_end_to_end(name, tmp_path, monkeypatch):
+def test_fashion_mnist_suite_runs_end_to_end(name, tmp_path, monkeypatch, shared_cache):
     from unlearn_bench.plugins import reset_plugins
 
     reset_plugins()
-    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(shared_cache))
     run_shrunk(ROOT / "suites" / f"{name}.yaml", TINY, tmp_path)

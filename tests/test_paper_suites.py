@@ -81,11 +81,11 @@ def cifar_tree(root: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PAPER_SUITES)
-def test_paper_suite_runs_end_to_end_on_fixture_data(name, tmp_path, monkeypatch):
+def test_paper_suite_runs_end_to_end_on_fixture_data(name, tmp_path, monkeypatch, shared_cache):
     from unlearn_bench.plugins import reset_plugins
 
     reset_plugins()
-    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(shared_cache))
     root = tmp_path / "data"
     # The clean and outpainting variants include their dataset's suite; I2I-SOTA's setting is on ImageNet.
     dataset = "imagenet" if name == "i2i-sota" else name.split("-")[0]

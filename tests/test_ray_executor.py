@@ -18,6 +18,7 @@ from test_quickstart import FMNIST, ROOT, SMALL
 pytest.importorskip("ray")
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("ray"),  # one local Ray cluster at a time
     pytest.mark.skipif(
         not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
     ),
