@@ -302,9 +302,8 @@ def _resolve_paper_references(doc: dict, path: Path, stack: tuple[Path, ...]) ->
     """Replace each ``paper: {from: other.yaml, table: id}`` in ``doc``'s leaderboard tables by that table's paper
     numbers in the other suite (its keys besides ``from`` and ``table`` override them): a paper's numbers live in
     one suite, and its counterparts at another scale point to them."""
-    tables = doc.get("leaderboard", {}).get("tables") if isinstance(doc.get("leaderboard"), dict) else None
-    for i, table in enumerate(tables if isinstance(tables, list) else []):
-        paper = table.get("paper") if isinstance(table, dict) else None
+    for i, table in _tables(doc):
+        paper = table.get("paper")
         if not (isinstance(paper, dict) and "from" in paper):
             continue
         key = f"leaderboard.tables.{i}.paper"
@@ -312,15 +311,19 @@ def _resolve_paper_references(doc: dict, path: Path, stack: tuple[Path, ...]) ->
         if not isinstance(source, str) or not isinstance(table_id, str):
             raise ConfigError("expected 'from: <suite file>' and 'table: <table id>'", file=str(path), key=key)
         other = _load(path.parent / source, _Origins(), (*stack, path))
-        found = [
-            t.get("paper")
-            for t in other.get("leaderboard", {}).get("tables", [])
-            if isinstance(t, dict) and t.get("id") == table_id
-        ]
+        found = [t.get("paper") for _, t in _tables(other) if t.get("id") == table_id]
         if not found or not isinstance(found[0], dict):
             raise ConfigError(f"{source} has no table '{table_id}' with paper numbers", file=str(path), key=key)
         rest = {k: v for k, v in paper.items() if k not in ("from", "table")}
         table["paper"] = _merge(found[0], rest)
+
+
+def _tables(doc: dict) -> list[tuple[int, dict]]:
+    """The leaderboard tables of an unvalidated suite document that are mappings, with their positions (the shape
+    is checked later)."""
+    board = doc.get("leaderboard")
+    tables = board.get("tables") if isinstance(board, dict) else None
+    return [(i, t) for i, t in enumerate(tables) if isinstance(t, dict)] if isinstance(tables, list) else []
 
 
 def _interpolate(value: Any, where: Where) -> Any:
