@@ -93,8 +93,33 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
         failed = len(found) - len(ok)
         line.append(f"{len(ok)}/{len(planned)}" + (f" ({failed} failed)" if failed else ""))
         body.append(line)
+    footnotes += _attack_footnotes(chosen, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     headers = ["Method", *(_column_heading(m, s) for m, s in columns), "Seeds"]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str], labels: dict) -> list[str]:
+    """A note for each audit column averaged over seeds where its attack did not take (the audit records
+    ``attack_succeeded``): those seeds' rates cannot show forgetting, since the attack model never learned the trigger."""
+    notes = []
+    for auditor in dict.fromkeys(m["id"].split("/")[0] for m in metrics if "/" in m["id"]):
+        outcome: dict[tuple, bool] = {}  # (varying axes..., seed) → did the attack take; all methods share it
+        for row in rows:
+            details = (row.get("audit") or {}).get(auditor) or {}
+            if row["status"] == "ok" and "attack_succeeded" in details:
+                where = tuple(row["cell"]["axes"][a] for a in varying)
+                outcome[(*where, row["seed"])] = bool(details["attack_succeeded"])
+        failed = [key for key, took in sorted(outcome.items()) if not took]
+        if failed:
+            where = ", ".join(
+                " · ".join([*(labels[a][v] for a, v in zip(varying, key[:-1])), f"seed {key[-1]}"]) for key in failed
+            )
+            notes.append(
+                f"`{auditor}`: the attack did not take in {len(failed)} of {len(outcome)} runs ({where}). There the "
+                "attack model itself does not show the trigger, so its rates cannot show forgetting; the columns "
+                "average over all runs."
+            )
+    return notes
 
 
 def _render_paper(paper: dict) -> str:

@@ -164,3 +164,26 @@ def test_the_index_lists_every_suite_and_those_not_run(tiny, tmp_path):
     assert main([*args, "--suites-dir", str(tmp_path), "--check"]) == 0
     (tmp_path / "other.yaml").write_text("description: another\n")
     assert main([*args, "--suites-dir", str(tmp_path), "--check"]) == 1  # the index is checked too
+
+
+def test_audit_columns_name_the_runs_where_the_attack_did_not_take(tiny, tmp_path):
+    run(tiny, tmp_path, "")
+    store = ResultStore(tmp_path / "results")
+    manifest = store.manifest("tiny")
+    manifest["metrics"].append(
+        {"id": "backdoor/regeneration-rate", "display_name": "Rate", "higher_is_better": False, "reference": None}
+    )
+    rows = store.rows("tiny")
+    for row in rows:  # seed 0's attack took, seed 1's did not
+        row["audit"] = {"backdoor": {"attack_succeeded": row["seed"] == 0}}
+        row["metrics"].append({"metric": "backdoor/regeneration-rate", "split": "forget", "value": 0.5})
+    text = render(manifest, rows)
+    assert "`backdoor`: the attack did not take in 1 of 2 runs (seed 1)" in text
+    assert text.count("the attack did not take") == 1  # one note per table, not per method
+    for row in rows:
+        row["audit"]["backdoor"]["attack_succeeded"] = True
+    assert "did not take" not in render(manifest, rows)
+    manifest["metrics"].pop()  # a table without the audit's columns needs no note
+    for row in rows:
+        row["audit"]["backdoor"]["attack_succeeded"] = False
+    assert "did not take" not in render(manifest, rows)
