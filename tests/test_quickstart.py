@@ -90,18 +90,19 @@ def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
 @pytest.mark.skipif(
     not (FMNIST / "train-images-idx3-ubyte.gz").is_file(), reason="needs Debian's dataset-fashion-mnist (make data)"
 )
-def test_sample_unlearning_suite_end_to_end(tmp_path, monkeypatch):
+def test_sample_unlearning_suite_end_to_end(tmp_path, monkeypatch, shared_cache):
     """The poisoned sample-unlearning suite (which includes the poisoned class suite) at a reduced scale."""
     from unlearn_bench.plugins import reset_plugins
 
     reset_plugins()
-    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(shared_cache))
     small = [
         f"datasets.{d}.split.{key}={value}"
         for d in ("fmnist-20", "fmnist-75")
         for key, value in (("train_per_class", 40), ("test_per_class", 10))
     ]
     small += ["models.ae.train.epochs=1", "seeds=[0]", "methods=[{name: no-unlearning}, {name: retrain}]"]
+    small += ["evaluate.feature_images=4"]
     args = ["run", str(ROOT / "suites" / "fashion-mnist-sample.yaml"), "--results", str(tmp_path / "results")]
     args += ["--leaderboard", str(tmp_path / "lb"), "--quiet", *sum((["--set", s] for s in small), [])]
     assert main(args) == 0
@@ -113,4 +114,5 @@ def test_sample_unlearning_suite_end_to_end(tmp_path, monkeypatch):
         assert set(row["audit"]["backdoor"]["calibration"]) == {"original", "attack"}
     board = (tmp_path / "lb" / "fashion-mnist-sample.md").read_text()
     assert board.count("Backdoor regeneration rate ↓ D_R") == 2  # one table per forget fraction
+    assert board.count("FID vs retrained ↓ D_F") == 2
     assert (tmp_path / "lb" / "fashion-mnist-sample-outputs-fmnist-75-center-half-ae.png").is_file()
