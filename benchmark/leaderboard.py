@@ -99,8 +99,8 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
 
 
 def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str], labels: dict) -> list[str]:
-    """A note for each audit column averaged over seeds where its attack did not take (the audit records
-    ``attack_succeeded``): those seeds' rates cannot show forgetting, since the attack model never learned the trigger."""
+    """A note for each audit whose columns average over runs where its attack did not take (the audit records
+    ``attack_succeeded``): there the attack model never learned the trigger, so the rates cannot show forgetting."""
     notes = []
     for auditor in dict.fromkeys(m["id"].split("/")[0] for m in metrics if "/" in m["id"]):
         outcome: dict[tuple, bool] = {}  # (varying axes..., seed) → did the attack take; all methods share it
