@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -311,3 +314,14 @@ def test_plugins_unknown_name(capsys):
     code, out, err = cli(capsys, "plugins", "realistic-i2j")
     assert code == 2 and out == ""
     assert_user_error(err, "plugins", "nothing is registered as 'realistic-i2j'", "did you mean 'realistic-i2i'")
+
+
+def test_a_closed_pipe_stops_the_output_quietly():
+    # As in `unlearn-bench plugins | head -1` once head has left: no traceback, the shell's SIGPIPE status.
+    read, write = os.pipe()
+    os.close(read)
+    cli = subprocess.run(
+        [sys.executable, "-m", "unlearn_bench.cli", "plugins"], stdout=write, stderr=subprocess.PIPE, timeout=120
+    )
+    os.close(write)
+    assert cli.returncode == 141 and b"Traceback" not in cli.stderr, cli.stderr.decode()
