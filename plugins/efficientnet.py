@@ -78,8 +78,8 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: st
 
 class EfficientNetLite0(Extractor):
     """EfficientNet-Lite0 (ImageNet-1k): 1000-way logits ('logits') and the 1280-d pooled embedding, given both as
-    'embedding' (embedding maps, CLIP-style similarity) and as 'pool' (Fréchet and kernel distances, a tenth of
-    Inception-v3's cost)."""
+    'embedding' (embedding maps, CLIP-style similarity) and as 'pool' (Fréchet and kernel distances at less than half
+    of Inception-v3's CPU time)."""
 
     @dataclasses.dataclass(frozen=True)
     class Params:
