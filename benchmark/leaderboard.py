@@ -107,15 +107,14 @@ def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str],
         for row in rows:
             details = (row.get("audit") or {}).get(auditor) or {}
             if row["status"] == "ok" and "attack_succeeded" in details:
-                where = tuple(row["cell"]["axes"][a] for a in varying)
-                outcome[(*where, row["seed"])] = bool(details["attack_succeeded"])
+                outcome[(*(row["cell"]["axes"][a] for a in varying), row["seed"])] = bool(details["attack_succeeded"])
         failed = [key for key, took in sorted(outcome.items()) if not took]
         if failed:
-            where = ", ".join(
+            runs = ", ".join(
                 " · ".join([*(labels[a][v] for a, v in zip(varying, key[:-1])), f"seed {key[-1]}"]) for key in failed
             )
             notes.append(
-                f"`{auditor}`: the attack did not take in {len(failed)} of {len(outcome)} runs ({where}). There the "
+                f"`{auditor}`: the attack did not take in {len(failed)} of {len(outcome)} runs ({runs}). There the "
                 "attack model itself does not show the trigger, so its rates cannot show forgetting; the columns "
                 "average over all runs."
             )

@@ -120,8 +120,8 @@ class EfficientNetLite0(Extractor):
         size = self.params.image_size
         x = F.interpolate(to_rgb_float(images).to(self.device), size=(size, size), mode="bicubic", align_corners=False)
         x = ((x.clamp(0, 1) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
-        embedding = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-        out = {"embedding": embedding.float(), "pool": embedding.float()}
+        embedding = self.net.forward_head(self.net.forward_features(x), pre_logits=True).float()
+        out = {"embedding": embedding, "pool": embedding}
         if "logits" in features:
             out["logits"] = self.net.get_classifier()(embedding).float()
         return out

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_quickstart import FMNIST, ROOT, SMALL
+from test_quickstart import FEATURE_METRICS, FMNIST, ROOT, SMALL
 
 pytest.importorskip("ray")
 pytestmark = [
@@ -32,8 +32,7 @@ REALISTIC = "fmnist__center-half__ae__realistic-i2i__seed0"
 # The papers' TF-Inception (tested in test_quickstart) gives way to the faster EfficientNet-Lite0 for FID and KID:
 # these tests are about executing cells, and run the quickstart twice each.
 LIGHTER = [
-    f"metrics.{m}.params.extractor.name=efficientnet-lite0"
-    for m in ("fid", "kid", "fid-vs-retrained", "kid-vs-retrained")
+    f"metrics.{m}.params.extractor.name=efficientnet-lite0" for m in FEATURE_METRICS if m.startswith(("fid", "kid"))
 ]
 
 
