@@ -180,6 +180,7 @@ class Extractor(Component):
             "params": dataclasses.asdict(self.params) if dataclasses.is_dataclass(self.params) else None,
             "weights": self.weights.describe() if self.weights else None,
             "input": self.input_policy,
+            **type(self).identity(),
         }
 
 

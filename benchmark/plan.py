@@ -14,9 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import unlearn_bench
-
-from .metrics import is_feature_metric
+from .metrics import extractor_class, is_feature_metric
 from .params import to_dict
 from .suite import Resolved, Suite, stable_hash
 
@@ -49,6 +47,12 @@ class Cell:
         return "attack" if self.attack is not None else "original"
 
 
+# The harness's own behaviour version in every key: raised by hand when a change of the harness (the training loop, the
+# data pipeline, evaluation) changes results, never by a release. A test pins the harness code beside it. "0.1.0" is
+# the value the first results were keyed with (the package version then).
+HARNESS_BEHAVIOUR = "0.1.0"
+
+
 def _file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -74,16 +78,24 @@ def _model_config(model: Resolved) -> dict[str, Any]:
     return config
 
 
+def _extractor(metric: Resolved) -> dict[str, Any]:
+    """The code identity of a feature metric's extractor, when it has one beyond its first behaviour version."""
+    if not is_feature_metric(metric.cls):
+        return {}
+    identity = extractor_class(metric.params.extractor).identity()
+    return {"extractor_identity": identity} if identity else {}
+
+
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "__".join(parts))
 
 
 def expand(suite: Suite) -> list[Cell]:
     """All cells of the suite, in a stable order (methods vary fastest, then seeds)."""
-    harness = unlearn_bench.__version__
+    harness = HARNESS_BEHAVIOUR
     attack_config = suite.attack.config() if suite.attack else None
     audit_configs = [{"id": a.id, **a.config()} for a in suite.audits]
-    metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference} for m in suite.metrics]
+    metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference, **_extractor(m)} for m in suite.metrics]
     # The feature-image count of a suite without feature metrics changes nothing: it is left out of cell keys.
     evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):

@@ -161,7 +161,7 @@ class Resolved:
         return {
             "name": self.name,
             "params": to_dict(self.params),
-            "plugin": provenance.as_dict() if provenance else None,
+            "plugin": {**provenance.as_dict(), **self.cls.identity()} if provenance else None,
         }
 
     def build(self, *args: Any):

@@ -128,6 +128,7 @@ class Backdoor(Attack):
     """Poison the forget set with a '+' marker; audit how often unlearned models still paint it."""
 
     name = "backdoor"
+    behaviour_version = 1
     Params = BackdoorParams
     measures = {"regeneration-rate": Measure("Backdoor regeneration rate", higher_is_better=False)}
 

@@ -34,6 +34,7 @@ class CenterInpaint(Task):
     """Mask a centred square; the model restores it."""
 
     name = "center-inpaint"
+    behaviour_version = 1
     Params = Params
 
     def hole_size(self, height: int, width: int) -> tuple[int, int]:
@@ -63,6 +64,7 @@ class Outpaint(CenterInpaint):
     model restores the border (Li et al.'s outpainting)."""
 
     name = "outpaint"
+    behaviour_version = 1
 
     def degrade(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = 1 - self.centre(images)

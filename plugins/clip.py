@@ -36,6 +36,7 @@ class OpenClip(Extractor):
         batch_size: int = 32
 
     name = "open-clip"
+    behaviour_version = 1
     display_name = "open_clip"
     outputs = ("embedding",)
 

@@ -19,6 +19,7 @@ class ConvAutoEncoder(I2IModel):
     """Conv encoder (two stride-2 downsamplings) and transposed-conv decoder; the mask is an input channel."""
 
     name = "conv-autoencoder"
+    behaviour_version = 1
     Params = Params
 
     def __init__(self, params: Params, shape):

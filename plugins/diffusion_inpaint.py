@@ -35,6 +35,7 @@ class DiffusionInpaint(I2IModel):
     """Palette-style conditional DDPM: UNet(x_t, masked image, mask, t) → noise; DDIM sampling restores the hole."""
 
     name = "diffusion-inpaint"
+    behaviour_version = 1
     Params = Params
 
     def __init__(self, params: Params, shape):

@@ -88,6 +88,7 @@ class EfficientNetLite0(Extractor):
         batch_size: int = 64
 
     name = "efficientnet-lite0"
+    behaviour_version = 1
     display_name = "EfficientNet-Lite0"
     outputs = ("logits", "embedding", "pool")
 

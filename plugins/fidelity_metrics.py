@@ -35,6 +35,7 @@ class FID(FeatureMetric):
         extractor: ExtractorRef = dataclasses.field(default_factory=_inception)
 
     name = "fid"
+    behaviour_version = 1
     display_name = "FID"
     generic_name = "FD"
     higher_is_better = False
@@ -72,6 +73,7 @@ class KID(FeatureMetric):
         seed: int = 2020
 
     name = "kid"
+    behaviour_version = 1
     display_name = "KID"
     generic_name = "KD"
     higher_is_better = False
@@ -105,6 +107,7 @@ class InceptionScore(FeatureMetric):
         seed: int = 2020
 
     name = "inception-score"
+    behaviour_version = 1
     display_name = "IS"
     generic_name = "IS-style"
     higher_is_better = True
@@ -129,6 +132,7 @@ class ClipSimilarity(FeatureMetric):
         extractor: ExtractorRef = dataclasses.field(default_factory=_clip)
 
     name = "clip-similarity"
+    behaviour_version = 1
     display_name = "CLIP"
     generic_name = "Cosine"
     higher_is_better = True

@@ -11,6 +11,7 @@ class FinetuneRetain(Method):
     """Gradient descent on D_R only: Realistic-I2I's phase 2 without the ascent."""
 
     name = "finetune-retain"
+    behaviour_version = 1
     Params = RetainConfig
 
     def unlearn(self, model, ctx):

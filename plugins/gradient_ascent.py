@@ -18,6 +18,7 @@ class GradientAscent(Method):
     """K steps of gradient ascent on D_F: Realistic-I2I's phase 1 without the retain fine-tuning."""
 
     name = "gradient-ascent"
+    behaviour_version = 1
     Params = Params
 
     def unlearn(self, model, ctx):

@@ -36,6 +36,7 @@ class I2ISota(Method):
     """Encoder only, decoder frozen: retain encodings kept, forget encodings moved to those of noise images."""
 
     name = "i2i-sota"
+    behaviour_version = 1
     Params = Params
 
     def unlearn(self, model, ctx):

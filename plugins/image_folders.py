@@ -84,6 +84,7 @@ class ImageFolder(Dataset):
     """Any dataset in the ImageFolder layout: ROOT/train/<class>/*.jpg and ROOT/val/<class>/*.jpg."""
 
     name = "image-folder"
+    behaviour_version = 1
     Params = FolderParams
     location_params = ("root",)
 
@@ -131,6 +132,7 @@ class ImageNet(ImageFolder):
     set). The 200 must be present; the others are used where present."""
 
     name = "imagenet"
+    behaviour_version = 1
     Params = ImageNetParams
 
     def layout(self) -> str:
@@ -166,6 +168,7 @@ class Places365(Dataset):
     retained, 50–99 forgotten, 100+ their proxy retain set; ``standard`` is Places365's own index order."""
 
     name = "places365"
+    behaviour_version = 1
     Params = Places365Params
     location_params = ("root",)
 

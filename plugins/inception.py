@@ -118,6 +118,7 @@ class InceptionV3TF(Extractor):
         batch_size: int = 64
 
     name = "inception-v3-tf"
+    behaviour_version = 1
     display_name = "TF-Inception-v3"
     outputs = ("pool", "logits")
     input_policy = (

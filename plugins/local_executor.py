@@ -10,6 +10,7 @@ class LocalExecutor(Executor):
     """Run cells one after another in this process on the run's device (resources are not consulted)."""
 
     name = "local"
+    behaviour_version = 1
 
     def run(self, runner, cells, status):
         for cell in cells:

@@ -44,6 +44,7 @@ class MaskedAutoencoder(I2IModel):
     """MAE: a ViT encoder over the visible patches and a ViT decoder over the full grid with mask tokens."""
 
     name = "mae"
+    behaviour_version = 1
     Params = Params
 
     def __init__(self, params: Params, shape):

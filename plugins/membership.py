@@ -60,6 +60,7 @@ class MembershipInference(Attack):
     """Loss-threshold and shadow-calibrated membership inference on D_F (AUC, TPR at 1 % FPR)."""
 
     name = "membership-inference"
+    behaviour_version = 1
     Params = MembershipParams
     measures = {
         "auc-loss": Measure("MIA AUC, loss attack (0.5 = chance)", higher_is_better=False),

@@ -11,6 +11,7 @@ class MergedObjective(Method):
     """Descent on the retain loss and ascent on the forget loss in the same steps."""
 
     name = "merged-objective"
+    behaviour_version = 1
     Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):

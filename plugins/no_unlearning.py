@@ -10,6 +10,7 @@ class NoUnlearning(Method):
     """No unlearning: returns the model unlearning would start from (the original, or the attack model)."""
 
     name = "no-unlearning"
+    behaviour_version = 1
 
     def unlearn(self, model, ctx):
         return model

@@ -12,6 +12,7 @@ class NoisyLabel(Method):
     """Train the whole model to output noise for forget inputs while keeping the retain loss low."""
 
     name = "noisy-label"
+    behaviour_version = 1
     Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):

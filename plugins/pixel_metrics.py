@@ -18,6 +18,7 @@ class MaskedMSE(Metric):
     """Mean squared error over the pixels of the hole."""
 
     name = "mse"
+    behaviour_version = 1
     display_name = "MSE"
     higher_is_better = False
 
@@ -39,6 +40,7 @@ class MaskedPSNR(Metric):
     """Peak signal-to-noise ratio (dB, peak 1) over the hole, per image, averaged over images."""
 
     name = "psnr"
+    behaviour_version = 1
     display_name = "PSNR"
     higher_is_better = True
 

@@ -12,6 +12,7 @@ class RandomEncoder(Method):
     """Whole model: retain loss plus the distance between E(T(x_f)) and standard Gaussian noise."""
 
     name = "random-encoder"
+    behaviour_version = 1
     Params = WeightedJointConfig
 
     def unlearn(self, model, ctx):

@@ -66,6 +66,7 @@ class RayExecutor(Executor):
     """Run upstream models and cells as Ray tasks with the resources their model entry declares."""
 
     name = "ray"
+    behaviour_version = 1
     Params = RayParams
 
     @classmethod

@@ -129,6 +129,7 @@ class RealisticI2I(Method):
     """Gradient ascent on the forget set (decoupling), then fine-tuning on the retain set (knowledge retention)."""
 
     name = "realistic-i2i"
+    behaviour_version = 1
     Params = Params
 
     def unlearn(self, model, ctx):

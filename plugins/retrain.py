@@ -10,6 +10,7 @@ class Retrain(Method):
     """Train a fresh model on D_R alone with the suite's training recipe (shared with the 'retrained' reference)."""
 
     name = "retrain"
+    behaviour_version = 1
 
     def upstream(self):
         return frozenset({"retrained"})

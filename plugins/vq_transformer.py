@@ -44,6 +44,7 @@ class VQMaskTransformer(I2IModel):
     """VQ tokenizer (diffusers VQModel) + masked-token transformer (timm blocks)."""
 
     name = "vq-transformer"
+    behaviour_version = 1
     Params = Params
 
     @classmethod

@@ -87,6 +87,25 @@ def test_example_method_runs_in_a_suite(installed, tmp_path):
     assert "1/1" in line and "—" not in line
 
 
+def test_editing_an_installed_plugin_reruns_what_it_built(installed, tmp_path):
+    import tiny
+
+    site = shutil.copytree(installed, tmp_path / "site")  # the module-wide install stays untouched
+    text = tiny.SUITE.replace("  - {name: retrain}\n", "  - {name: retrain}\n  - {name: weight-noise}\n")
+    args = ["run", str(tiny.write_suite(tmp_path, text=text)), "--results", "res", "--leaderboard", "lb"]
+    args += ["--quiet", "--set", "seeds=[0]"]
+    first = cli(site, *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = cli(site, *args, cwd=tmp_path)
+    assert "done: 0 ran" in again.stdout, again.stdout
+    # The package version stays 0.1.0: only the code changed, as when a researcher iterates on a method.
+    module = site / "unlearn_bench_example.py"
+    module.write_text(module.read_text().replace("* self.params.scale)", "* self.params.scale * 0.5)"))
+    edited = cli(site, *args, cwd=tmp_path)
+    assert edited.returncode == 0, edited.stdout + edited.stderr
+    assert "done: 1 ran" in edited.stdout, edited.stdout  # the weight-noise cell, not the built-in ones
+
+
 def test_blocking_the_entry_point_removes_the_method(installed, tmp_path, monkeypatch):
     monkeypatch.setenv("UNLEARN_BENCH_BLOCK_PLUGINS", "weight-noise")
     out = cli(installed, "plugins", cwd=tmp_path)
