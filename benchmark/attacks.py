@@ -14,10 +14,20 @@ from .models import I2IModel
 
 @dataclasses.dataclass(frozen=True)
 class Measure:
-    """A number an audit reports, shown as a leaderboard column like a metric."""
+    """A number an audit reports, shown as a leaderboard column like a metric.
+
+    A measure is better either higher or lower (``higher_is_better``), or nearer a ``target`` (then
+    ``higher_is_better`` is None): a membership-inference AUC is best at chance, 0.5, where the retrained model sits,
+    not at its minimum.
+    """
 
     display_name: str
-    higher_is_better: bool
+    higher_is_better: bool | None
+    target: float | None = None
+
+    def __post_init__(self):
+        if (self.higher_is_better is None) == (self.target is None):
+            raise ValueError(f"measure '{self.display_name}': declare either higher_is_better or a target")
 
 
 @dataclasses.dataclass

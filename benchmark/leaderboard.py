@@ -57,10 +57,27 @@ def _default_tables(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return tables
 
 
+def better(metric: dict[str, Any], split: str) -> str:
+    """The better direction of a column — '↑', '↓', or '→ x' for a measure best at a target value — from the metric,
+    its reference and the split; every place that ranks or marks columns asks here.
+
+    A metric's ``higher_is_better`` says which way is closer to its reference. Closer is better against the ground
+    truth, the retrained model and the original model (Realistic-I2I §5.1: outputs should move "closer to the original
+    model if the retained dataset provides sufficient patterns"), and against the attack model on D_R and D_U. On
+    D_F, farther from the attack model is better: "an effective unlearning process should increase the FID score
+    relative to the attack model".
+    """
+    if metric.get("target") is not None:
+        return f"→ {metric['target']:g}"
+    higher = metric["higher_is_better"]
+    if metric["reference"] == "attack" and split == "forget":
+        higher = not higher
+    return "↑" if higher else "↓"
+
+
 def _column_heading(metric: dict[str, Any], split: str) -> str:
-    arrow = "↑" if metric["higher_is_better"] else "↓"
     reference = "" if metric["reference"] in (None, "ground-truth") else f" vs {metric['reference']}"
-    return f"{metric['display_name']}{reference} {arrow} {SPLIT_LABELS[split]}"
+    return f"{metric['display_name']}{reference} {better(metric, split)} {SPLIT_LABELS[split]}"
 
 
 def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes: list[str]) -> str:

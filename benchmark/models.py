@@ -24,6 +24,8 @@ class I2IModel(Component, nn.Module):
       pixels back, so only the masked region is generated.
 
     ``encoder_parameters()`` names the parameters of the encoder (methods that touch only the encoder use it).
+    ``encoder_features`` and ``encoder_draw`` give the representation encoder-level unlearning matches (I2I-SOTA);
+    ``pretrained()`` ends pre-training (a part that only pre-training trains is frozen there).
     """
 
     def __init__(self, params: Any, shape: ImageShape):
@@ -50,6 +52,28 @@ class I2IModel(Component, nn.Module):
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         raise NotImplementedError(f"model '{self.name}' does not declare its encoder parameters")
+
+    def encoder_draw(self, targets: torch.Tensor) -> Any:
+        """The random state one encoding of ``targets`` depends on (a diffusion model's timesteps and noise), to be
+        shared by the model being unlearned and its frozen original; None when encoding is deterministic."""
+        return None
+
+    def encoder_features(
+        self, inputs: torch.Tensor, mask: torch.Tensor, draw: Any = None, targets: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """The feature maps encoder-level unlearning matches. Deterministic encoders: ``[encode(inputs, mask)]``.
+        With a ``draw`` (see :meth:`encoder_draw`) the encoding of a training-time input made from ``targets``; with
+        ``targets`` None, the same input with pure noise where the image would be."""
+        return [self.encode(inputs, mask)]
+
+    def pretrained(self) -> None:
+        """Called by the harness on every model it has trained or loaded: pre-training is over. A model freezes
+        here (``requires_grad_(False)``) what only pre-training may train, so no method or attack moves it."""
+
+    @classmethod
+    def check_pretraining(cls, params: Any, steps: int, where: Any) -> None:
+        """Checks ``params`` against ``steps``, the fewest optimiser steps a pre-training of this suite takes (the
+        retrained model's, on D_R alone), when the suite fixes it; raise ``where.error(...)``."""
 
 
 def frozen_copy(model: I2IModel) -> I2IModel:

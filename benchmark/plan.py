@@ -95,7 +95,9 @@ def expand(suite: Suite) -> list[Cell]:
     harness = HARNESS_BEHAVIOUR
     attack_config = suite.attack.config() if suite.attack else None
     audit_configs = [{"id": a.id, **a.config()} for a in suite.audits]
-    metric_configs = [{"id": m.id, **m.config(), "reference": m.entry.reference, **_extractor(m)} for m in suite.metrics]
+    metric_configs = [
+        {"id": m.id, **m.config(), "reference": m.entry.reference, **_extractor(m)} for m in suite.metrics
+    ]
     # The feature-image count of a suite without feature metrics changes nothing: it is left out of cell keys.
     evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):

@@ -372,6 +372,7 @@ class Runner:
                 raise
             model.eval()
             self.artefacts.save(kind, key, model, meta)
+        model.pretrained()  # what only pre-training trains is frozen in every model a cell or method receives
         self._models[key] = (model, meta)
         while len(self._models) > 6:
             self._models.popitem(last=False)

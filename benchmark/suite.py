@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -198,6 +199,7 @@ class Suite:
                 "display_name": measure.display_name,
                 "higher_is_better": measure.higher_is_better,
                 "reference": None,
+                **({"target": measure.target} if measure.target is not None else {}),
             }
             for auditor in self.auditors
             for name, measure in auditor.cls.measures.items()
@@ -432,12 +434,16 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
         raise (root / "seeds").error("expected a non-empty list of distinct integers")
     plugins = get_plugins()
 
+    # A label may say which model unlearning starts from as '{start}', so that a row inherited through include:
+    # stays true in a suite that adds or drops the attack.
+    start = "attack model" if doc.attack else "original model"
+
     def resolve(kind: str, entry: Entry, where: Where) -> Resolved:
         cls = plugins.registry(kind).get(entry.name, where / "name")
         params = parse(cls.Params, entry.params, where / "params")
         cls.check_params(params, where / "params")
         ident = entry.id or entry.name
-        return Resolved(kind, ident, entry.label or ident, cls, params, entry)
+        return Resolved(kind, ident, (entry.label or ident).replace("{start}", start), cls, params, entry)
 
     axes: dict[str, list[Resolved]] = {}
     for kind, key in (
@@ -479,6 +485,7 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
         audits,
     )
     _check_references(suite, root)
+    _check_pretraining(suite, root)
     _check_tables(suite, root)
     _check_files(suite, root)
     return suite
@@ -496,6 +503,28 @@ def _check_references(suite: Suite, root: Where) -> None:
         embedding_map.check(where)
         if embedding_map.reference == "attack" and suite.attack is None:
             raise (where / "reference").error("reference 'attack' needs an 'attack' in the suite")
+
+
+def retain_images(split: SplitConfig) -> int | None:
+    """How many training images D_R holds, when the split fixes it (explicit retain classes and a per-class cap)."""
+    if split.retain_classes is None or split.train_per_class is None:
+        return None
+    kept = len(split.retain_classes) * split.train_per_class
+    if split.level == "sample":
+        per_class = split.train_per_class - math.ceil(split.forget_fraction * split.train_per_class)
+        kept += len(split.forget_classes) * per_class
+    return kept
+
+
+def _check_pretraining(suite: Suite, root: Where) -> None:
+    """Each model's parameters against its shortest pre-training: the retrained model's, on D_R alone."""
+    sizes = [n for n in (retain_images(d.entry.split) for d in suite.datasets) if n is not None]
+    if not sizes:
+        return
+    for i, model in enumerate(suite.models):
+        recipe = model.entry.train
+        steps = -(-min(sizes) // recipe.batch_size) * recipe.epochs
+        model.cls.check_pretraining(model.params, steps, root / "models" / i / "params")
 
 
 def _check_tables(suite: Suite, root: Where) -> None:

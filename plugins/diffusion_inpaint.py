@@ -2,10 +2,13 @@
 mask, trained with the DDPM noise-prediction loss and sampled with DDIM.
 
 Encoder/decoder split as Li et al. define it for diffusion models: the encoder is the UNet's down path (input
-convolution, time embedding, down blocks, middle block); ``encode`` returns the middle block's output for the
-first sampling step (pure noise at the last timestep, from a fixed seed, beside the conditioning), the
-representation I2I-SOTA moves. A diffusion model restores by sampling, not by decoding one representation, so
-``decode`` is not defined: the built-in methods use ``encode``, ``training_loss`` and ``restore``.
+convolution, time embedding, down blocks, middle block). ``encode`` returns the middle block's output for the first
+sampling step (pure noise at the last timestep, from a fixed seed, beside the conditioning). ``encoder_features`` is
+what I2I-SOTA matches, as in Li et al.'s Palette code: every feature map of the down path (the input convolution's,
+each down block's outputs) and the middle block's, at a timestep and noise drawn per image (``encoder_draw``), for
+the noised image inside the hole and the known pixels outside it. A diffusion model restores by sampling, not by
+decoding one representation, so ``decode`` is not defined: the built-in methods use ``encode``,
+``encoder_features``, ``training_loss`` and ``restore``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class DiffusionInpaint(I2IModel):
     """Palette-style conditional DDPM: UNet(x_t, masked image, mask, t) → noise; DDIM sampling restores the hole."""
 
     name = "diffusion-inpaint"
-    behaviour_version = 1
+    # 2: encoder_features (I2I-SOTA) as in Li et al.'s Palette code, and noisy labels through the DDPM loss.
+    behaviour_version = 2
     Params = Params
 
     def __init__(self, params: Params, shape):
@@ -78,14 +82,34 @@ class DiffusionInpaint(I2IModel):
         generator = torch.Generator(device=inputs.device).manual_seed(self.params.sample_seed)
         return torch.randn(inputs.shape, generator=generator, device=inputs.device)
 
-    def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _down_path(self, x: torch.Tensor, condition: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
+        """Every feature map of the encoder for the noisy image ``x`` at timesteps ``t``, the middle block's last."""
         unet = self.unet
-        t = torch.full((len(inputs),), self.params.train_timesteps - 1, device=inputs.device)
-        emb = unet.time_embedding(unet.time_proj(t).to(inputs.dtype))
-        h = unet.conv_in(torch.cat([self._start(inputs), self.condition(inputs, mask)], dim=1))
+        emb = unet.time_embedding(unet.time_proj(t).to(x.dtype))
+        h = unet.conv_in(torch.cat([x, condition], dim=1))
+        features = [h]
         for block in unet.down_blocks:
-            h, _ = block(hidden_states=h, temb=emb)
-        return unet.mid_block(h, emb) if unet.mid_block is not None else h
+            h, skips = block(hidden_states=h, temb=emb)
+            features += skips
+        if unet.mid_block is not None:
+            features.append(unet.mid_block(h, emb))
+        return features
+
+    def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        t = torch.full((len(inputs),), self.params.train_timesteps - 1, device=inputs.device)
+        return self._down_path(self._start(inputs), self.condition(inputs, mask), t)[-1]
+
+    def encoder_draw(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.randint(0, self.params.train_timesteps, (len(targets),), device=targets.device)
+        return t, torch.randn_like(targets)
+
+    def encoder_features(self, inputs, mask, draw=None, targets=None):
+        if draw is None:
+            return [self.encode(inputs, mask)]
+        t, noise = draw
+        hole = noise if targets is None else self.noise.add_noise(targets * 2 - 1, noise, t)
+        x = torch.where(mask.bool(), hole, inputs * 2 - 1)
+        return self._down_path(x, self.condition(inputs, mask), t)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError("diffusion-inpaint restores by sampling (restore), not by decoding an encoding")

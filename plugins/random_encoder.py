@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import unlearn_bench
+from unlearn_bench.data import Batch
 from unlearn_bench.methods import Method
 from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
 
@@ -20,12 +21,17 @@ class RandomEncoder(Method):
 
         def objective(retain, forget):
             retain_loss = model.training_loss(retain.inputs, retain.mask, retain.targets)
-            z = model.encode(forget.inputs, forget.mask)
-            forget_loss = torch.nn.functional.mse_loss(z, torch.randn_like(z))
+            forget_loss = random_encoding_loss(model, forget)
             return retain_loss + weight * forget_loss, {"retain_loss": retain_loss, "encoding_loss": forget_loss}
 
         optimize_jointly(model, ctx, self.params, objective, desc="random encoder")
         return model
+
+
+def random_encoding_loss(model, batch: Batch) -> torch.Tensor:
+    """The distance between the encodings of ``batch``'s inputs and standard Gaussian noise."""
+    z = model.encode(batch.inputs, batch.mask)
+    return torch.nn.functional.mse_loss(z, torch.randn_like(z))
 
 
 @unlearn_bench.hookimpl

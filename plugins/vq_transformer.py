@@ -6,9 +6,10 @@ encoder (``encode`` returns its token features, what I2I-SOTA moves), the second
 the decoder; ``decode`` takes the most likely token at each position and decodes it with the VQ decoder.
 ``training_loss`` is the cross-entropy of the masked tokens against the tokens of the clean image.
 
-The tokenizer is part of pre-training: it learns (VQ reconstruction and commitment loss) during the model's first
-``tokenizer_steps`` loss evaluations with gradients and is fixed afterwards — so unlearning, which starts from a
-trained model, acts on the transformer only, as with MAGE's frozen VQGAN. A buffer counts those steps.
+The tokenizer is part of pre-training only, as MAGE's VQGAN is trained before and frozen during everything else: it
+learns (VQ reconstruction and commitment loss) during the first ``tokenizer_steps`` loss evaluations with gradients
+of pre-training (a buffer counts them), and ``pretrained()`` freezes it — so no unlearning method and no attack can
+move it, whatever its loss. A suite whose pre-training is shorter than ``tokenizer_steps`` is refused when it loads.
 """
 
 from __future__ import annotations
@@ -44,13 +45,24 @@ class VQMaskTransformer(I2IModel):
     """VQ tokenizer (diffusers VQModel) + masked-token transformer (timm blocks)."""
 
     name = "vq-transformer"
-    behaviour_version = 1
+    behaviour_version = 2  # 2: the tokenizer is frozen after pre-training (it kept learning in methods before)
     Params = Params
 
     @classmethod
     def check_params(cls, params, where):
         if params.depth < 2:
             raise (where / "depth").error("expected at least 2 (an encoder and a decoder half)")
+        if params.tokenizer_steps < 1:
+            raise (where / "tokenizer_steps").error("expected at least 1 (the tokenizer learns only then)")
+
+    @classmethod
+    def check_pretraining(cls, params, steps, where):
+        if params.tokenizer_steps > steps:
+            raise (where / "tokenizer_steps").error(
+                f"the tokenizer would learn for {params.tokenizer_steps} steps, but the shortest pre-training of this "
+                f"suite (the retrained model's, on D_R) takes {steps}; expected at most {steps}, since the tokenizer "
+                "is frozen once pre-training ends"
+            )
 
     def __init__(self, params: Params, shape):
         super().__init__(params, shape)
@@ -119,10 +131,22 @@ class VQMaskTransformer(I2IModel):
         masked = self.masked_tokens(mask)
         logits = self.logits(self.encode(inputs, mask))
         loss = nn.functional.cross_entropy(logits[masked], self.tokens(targets)[masked])
-        if torch.is_grad_enabled() and int(self.tokenizer_updates) < self.params.tokenizer_steps:
+        if self.tokenizer_learning and int(self.tokenizer_updates) < self.params.tokenizer_steps:
             self.tokenizer_updates += 1
             loss = loss + self.tokenizer_loss(targets)
         return loss
+
+    @property
+    def tokenizer_learning(self) -> bool:
+        return torch.is_grad_enabled() and self.tokenizer.encoder.conv_in.weight.requires_grad
+
+    def pretrained(self) -> None:
+        if int(self.tokenizer_updates) < self.params.tokenizer_steps:
+            raise ValueError(
+                f"vq-transformer: pre-training ended after {int(self.tokenizer_updates)} of the tokenizer's "
+                f"{self.params.tokenizer_steps} steps; lower tokenizer_steps or train longer"
+            )
+        self.tokenizer.requires_grad_(False)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.token_embedding.parameters()) + list(self.encoder.parameters())

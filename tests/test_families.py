@@ -8,13 +8,18 @@ import copy
 import pytest
 import torch
 from test_runner import make_runner
+from unlearn_bench.data import Batch
 from unlearn_bench.datasets import ImageShape
 from unlearn_bench_plugins.center_inpaint import CenterInpaint
+from unlearn_bench_plugins.conv_autoencoder import ConvAutoEncoder
 from unlearn_bench_plugins.diffusion_inpaint import DiffusionInpaint
 from unlearn_bench_plugins.mae import MaskedAutoencoder
+from unlearn_bench_plugins.noisy_label import noise_label_loss
+from unlearn_bench_plugins.random_encoder import random_encoding_loss
 from unlearn_bench_plugins.vq_transformer import VQMaskTransformer
 
 TINY = {
+    "conv-autoencoder": (ConvAutoEncoder, {"width": 4}),
     "mae": (
         MaskedAutoencoder,
         {"patch": 2, "width": 16, "depth": 2, "heads": 2, "decoder_width": 16, "decoder_depth": 1},
@@ -89,10 +94,83 @@ def test_vq_tokenizer_learns_only_during_pretraining():
     for _ in range(4):
         step()
     assert int(model.tokenizer_updates) == 5
-    assert not step()  # fixed afterwards: unlearning moves only the transformer
+    assert not step()  # its loss is no longer added once its steps are done
     with torch.no_grad():
         model.training_loss(inputs, mask, targets)
     assert int(model.tokenizer_updates) == 5  # evaluating the loss does not count
+    model.pretrained()  # the harness ends pre-training: the tokenizer is frozen for every method and attack
+    assert not any(p.requires_grad for p in model.tokenizer.parameters())
+    assert not model.decode(model.encode(inputs, mask)).requires_grad  # nothing a loss on outputs could move
+
+
+def test_vq_pretraining_shorter_than_the_tokenizer_schedule_is_an_error():
+    model = build("vq-transformer")
+    inputs, mask, targets = batch()
+    model.training_loss(inputs, mask, targets).backward()
+    with pytest.raises(ValueError, match="1 of the tokenizer's 5 steps"):
+        model.pretrained()
+
+
+@pytest.mark.parametrize("name", ["conv-autoencoder", "mae"])
+def test_noise_targets_through_the_training_loss_are_the_output_mse_on_pixel_families(name):
+    """Why noisy-label's move to ``training_loss`` kept its behaviour version: on these families the training loss
+    is the output MSE the method computed before, and the forward pass draws no random numbers (same noise)."""
+    model = build(name).train()
+    inputs, mask, targets = batch()
+    noise = torch.rand_like(targets)
+    state = torch.get_rng_state()
+    outputs = model(inputs, mask)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(model.training_loss(inputs, mask, noise), torch.nn.functional.mse_loss(outputs, noise))
+
+
+FORGET_TERMS = {"noisy-label": (noise_label_loss, "all"), "random-encoder": (random_encoding_loss, "encoder")}
+
+
+@pytest.mark.parametrize("method", list(FORGET_TERMS))
+@pytest.mark.parametrize("name", list(TINY))
+def test_a_methods_forget_term_reaches_the_parameters_it_should(name, method):
+    """The forget term alone (the retain term would hide a forget term that trains nothing): its gradient reaches
+    every parameter it should (all but what only pre-training trains, or the encoder) and no other."""
+    loss_of, reach = FORGET_TERMS[method]
+    model = build(name)
+    inputs, mask, targets = batch()
+    model.training_loss(inputs, mask, targets).backward()  # pre-training (the VQ tokenizer's 5 steps)
+    for _ in range(4):
+        model.training_loss(inputs, mask, targets)
+    model.pretrained()
+    model.zero_grad(set_to_none=True)
+    model.train()
+    torch.manual_seed(0)
+    loss_of(model, Batch(inputs, mask, targets, torch.zeros(len(inputs)))).backward()
+    encoder = {id(p) for p in model.encoder_parameters()}
+    expected = {n for n, p in model.named_parameters() if p.requires_grad and (reach == "all" or id(p) in encoder)}
+    reached = {n for n, p in model.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+    assert reached == expected, (sorted(expected - reached)[:4], sorted(reached - expected)[:4])
+
+
+def test_diffusion_encoder_features_follow_li_et_al_palette_code():
+    model = build("diffusion-inpaint")
+    inputs, mask, targets = batch()
+    t, noise = draw = model.encoder_draw(targets)
+    assert t.shape == (len(targets),) and len(set(t.tolist())) > 1  # a timestep per image
+    features = model.encoder_features(inputs, mask, draw, targets)
+    unet = model.unet
+    skips = sum(len(b.resnets) + (1 if b.downsamplers else 0) for b in unet.down_blocks)
+    assert len(features) == 1 + skips + 1  # input convolution, every down-block output, middle block
+    assert torch.equal(
+        features[-1],
+        model._down_path(
+            torch.where(mask.bool(), model.noise.add_noise(targets * 2 - 1, noise, t), inputs * 2 - 1),
+            model.condition(inputs, mask),
+            t,
+        )[-1],
+    )
+    pure = model.encoder_features(inputs, mask, draw, None)  # the forget target's input: pure noise in the hole
+    assert not torch.equal(pure[-1], features[-1])
+    # Known pixels are the same for both inputs, so the first map differs only where the hole reaches it.
+    outside = ~torch.nn.functional.max_pool2d(mask, 3, 1, 1).bool().expand_as(pure[0])
+    assert torch.equal(pure[0][outside], features[0][outside])
 
 
 def test_mae_drops_masked_patches_and_needs_one_hole_per_batch():
@@ -147,6 +225,22 @@ def test_every_method_runs_on_every_family(tiny, tmp_path, name):
     assert len(rows) == 9
     retrain = next(r for r in rows if r["cell"]["axes"]["method"] == "retrain")
     assert [m["value"] for m in retrain["metrics"] if m["metric"] == "psnr-retrained"] == [100.0, 100.0]
+    # Which parameters each method trains: every parameter it may train moved, every other is bit-identical.
+    start = dict(runner.model(runner.cells[0], "original")[0].named_parameters())
+    pretrained_only = {n for n in start if n.startswith("tokenizer.")}  # the VQ tokenizer: pre-training only
+    encoder = {id(p) for p in runner.model(runner.cells[0], "original")[0].encoder_parameters()}
+    decoder = {n for n, p in start.items() if id(p) not in encoder}
+    for cell in runner.cells:
+        if cell.method.id == "retrain":
+            continue
+        after = dict(runner.model(cell, "unlearned")[0].named_parameters())
+        frozen = set(start) if cell.method.id == "no-unlearning" else pretrained_only
+        if cell.method.id == "i2i-sota":
+            frozen = frozen | decoder
+        moved = {n for n in start if not torch.equal(start[n], after[n])}
+        assert not moved & frozen, f"{cell.method.id} moved frozen {sorted(moved & frozen)[:4]}"
+        assert set(start) - frozen <= moved, f"{cell.method.id} left {sorted(set(start) - frozen - moved)[:4]}"
+        assert all(p.requires_grad == (n not in pretrained_only) for n, p in after.items())
 
 
 @pytest.mark.parametrize("name", list(TINY))

@@ -149,7 +149,7 @@ def test_the_index_lists_every_suite_and_those_not_run(tiny, tmp_path):
     run(tiny, tmp_path)
     assert not (tmp_path / "lb" / "README.md").exists()  # runs leave the published index alone
     (tmp_path / "base.yaml").write_text(
-        "leaderboard: {tables: [{id: t9, title: Outpainting, paper: {source: \"Paper X, Table 9\"}}]}\n"
+        'leaderboard: {tables: [{id: t9, title: Outpainting, paper: {source: "Paper X, Table 9"}}]}\n'
     )
     (tmp_path / "elsewhere.yaml").write_text("include: base.yaml\ndescription: a suite whose data nobody here has\n")
     args = ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb")]
@@ -187,3 +187,25 @@ def test_audit_columns_name_the_runs_where_the_attack_did_not_take(tiny, tmp_pat
     for row in rows:
         row["audit"]["backdoor"]["attack_succeeded"] = False
     assert "did not take" not in render(manifest, rows)
+
+
+def test_the_better_direction_follows_metric_reference_and_split():
+    from unlearn_bench.leaderboard import better
+
+    fid = {"higher_is_better": False}
+    assert better({**fid, "reference": "attack"}, "forget") == "↑"  # farther from the attack model on D_F
+    assert better({**fid, "reference": "attack"}, "retain") == "↓"
+    assert better({**fid, "reference": "attack"}, "unseen") == "↓"
+    for reference in ("retrained", "original", "ground-truth", None):
+        assert better({**fid, "reference": reference}, "forget") == "↓"
+    assert better({"higher_is_better": True, "reference": "attack"}, "forget") == "↓"  # PSNR vs attack on D_F
+    assert better({"higher_is_better": None, "target": 0.5, "reference": None}, "forget") == "→ 0.5"
+
+
+def test_a_measure_declares_a_direction_or_a_target():
+    import pytest
+    from unlearn_bench.attacks import Measure
+
+    for bad in ({"higher_is_better": None}, {"higher_is_better": True, "target": 0.5}):
+        with pytest.raises(ValueError, match="either higher_is_better or a target"):
+            Measure("x", **bad)

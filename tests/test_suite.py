@@ -739,3 +739,44 @@ def test_class_lists_take_ranges(tmp_path, doc):
     doc["datasets"][0]["split"] = {"forget_classes": ["3-1"]}
     err = config_error(write(tmp_path / "s.yaml", doc))
     assert err.key.startswith("datasets[0].split") and "'3-1' is neither a class index nor a range" in err.message
+
+
+# ------------------------------------------------------------------------------- labels and pre-training checks
+
+
+def test_a_label_names_the_starting_model_truthfully(tmp_path, doc):
+    doc["methods"].append({"name": "no-unlearning", "label": "No unlearning ({start})"})
+    assert load_suite(write(tmp_path / "plain.yaml", doc)).methods[-1].label == "No unlearning (original model)"
+    doc["attack"] = {"name": "backdoor"}
+    assert load_suite(write(tmp_path / "poisoned.yaml", doc)).methods[-1].label == "No unlearning (attack model)"
+
+
+def test_every_committed_no_unlearning_row_is_labelled_by_its_start():
+    for path in sorted((REPO / "suites").glob("*.yaml")):
+        for method in yaml.safe_load(path.read_text()).get("methods") or []:
+            if method["name"] == "no-unlearning":
+                assert "{start}" in method.get("label", "{start}"), path.name
+
+
+def test_a_tokenizer_schedule_longer_than_pretraining_is_refused(tmp_path, doc):
+    doc["models"] = [
+        {
+            "name": "vq-transformer",
+            "params": {
+                "channels": [8, 8],
+                "codebook": 16,
+                "code_dim": 4,
+                "groups": 4,
+                "width": 16,
+                "depth": 2,
+                "heads": 2,
+                "tokenizer_steps": 10,
+            },
+            "train": {"epochs": 1, "batch_size": 16},
+        }
+    ]
+    doc["datasets"][0]["split"]["retain_classes"] = list(range(1, 10))
+    # 10 images per class, 9 retained classes: 90 images, 6 steps of 16 per epoch.
+    error = config_error(write(tmp_path / "vq.yaml", doc))
+    assert error.key == "models[0].params.tokenizer_steps" and "takes 6; expected at most 6" in str(error)
+    assert load_suite(write(tmp_path / "vq.yaml", doc), ["models.vq-transformer.train.epochs=2"])
