@@ -124,11 +124,13 @@ def cmd_run(args) -> int:
         changed, _ = write_leaderboards(results, args.leaderboard, [suite.name], index=False)
         path = Path(args.leaderboard) / f"{suite.name}.md"
         _echo(f"leaderboard: {path} ({'updated' if changed else 'unchanged'})")
-    _echo(f"done: {summary.finished} ran, {summary.skipped} up to date, {len(summary.failed)} failed")
-    if summary.failed:
+    failed = summary.failed + summary.stored_failures
+    stored = f" ({len(summary.stored_failures)} of them stored from an earlier run)" if summary.stored_failures else ""
+    _echo(f"done: {summary.finished} ran, {summary.skipped} up to date, {len(failed)} failed{stored}")
+    if failed:
         _echo(
-            "failed cells: " + ", ".join(summary.failed) + " (see `unlearn-bench results --failed`; "
-            "rerun them with --retry-failed)"
+            "failed cells: " + ", ".join(failed) + " (see `unlearn-bench results --failed`; "
+            "rerun them with --retry-failed; a cell whose plugin code changed since reruns by itself)"
         )
         return 1
     return 0

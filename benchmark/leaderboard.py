@@ -15,10 +15,12 @@ from typing import Any
 
 from tabulate import tabulate
 
+from .errors import UserError
 from .figures import ascent_curves, embedding_maps, output_grids, same_picture
 from .paths import atomic_write_bytes
+from .plan import expand
 from .results import ResultStore
-from .suite import merged_yaml
+from .suite import load_suite, merged_yaml
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
 AXES = ("dataset", "task", "model")
@@ -103,16 +105,25 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
         label = " · ".join([labels["method"][group[0]], *(labels[a][v] for a, v in zip(varying, group[1:]))])
         line = [label]
         for metric, split in columns:
+            took = [r for r in ok if attack_took(r, metric["id"])]
             values = [
-                m["value"] for r in ok for m in r["metrics"] if m["metric"] == metric["id"] and m["split"] == split
+                m["value"] for r in took for m in r["metrics"] if m["metric"] == metric["id"] and m["split"] == split
             ]
-            line.append(format_values(values))
+            line.append(format_values(values) + (f" (n={len(took)})" if values and len(took) < len(ok) else ""))
         failed = len(found) - len(ok)
         line.append(f"{len(ok)}/{len(planned)}" + (f" ({failed} failed)" if failed else ""))
         body.append(line)
     footnotes += _attack_footnotes(chosen, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     headers = ["Method", *(_column_heading(m, s) for m, s in columns), "Seeds"]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def attack_took(row: dict[str, Any], metric_id: str) -> bool:
+    """False for an audit's measure in a run where the audit's own attack did not take (``attack_succeeded`` false
+    in its details): there the rate measures the attack's failure, not forgetting, so it is left out of means."""
+    auditor = metric_id.split("/")[0] if "/" in metric_id else None
+    details = ((row.get("audit") or {}).get(auditor) or {}) if auditor else {}
+    return details.get("attack_succeeded", True) is not False
 
 
 def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str], labels: dict) -> list[str]:
@@ -132,8 +143,8 @@ def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str],
             )
             notes.append(
                 f"`{auditor}`: the attack did not take in {len(failed)} of {len(outcome)} runs ({runs}). There the "
-                "attack model itself does not show the trigger, so its rates cannot show forgetting; the columns "
-                "average over all runs."
+                "attack model itself does not show the trigger, so its rates cannot show forgetting: they are left "
+                "out of the audit's columns (n = the runs averaged)."
             )
     return notes
 
@@ -228,6 +239,22 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
     return "\n".join(out)
 
 
+def _currency(manifest: dict[str, Any], path: Path | None) -> str:
+    """Whether the published cells are the ones the suite file and the code give today: a cell whose key differs was
+    made by an older plugin or harness version or older settings, and a rerun would replace it."""
+    if path is None or not path.is_file():
+        return "unknown (no suite file)"
+    try:
+        keys = {cell.id: cell.key for cell in expand(load_suite(path))}
+    except UserError as exc:
+        return f"unknown ({type(exc).__name__}: {exc})".replace("|", "/")
+    published = {c["id"]: c["key"] for c in manifest["cells"]}
+    if published == keys:
+        return "yes"
+    old = sum(keys.get(cell) != key for cell, key in published.items()) + len(keys.keys() - published.keys())
+    return f"**no**: {old} of {len(keys)} cells were made by older code or settings; rerun the suite"
+
+
 def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
     """``README.md`` of the leaderboard folder: every suite with results and its tables (with the paper each table
     reproduces), then the suites of ``suites_dir`` that have no results here."""
@@ -237,8 +264,8 @@ def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
         "",
         "Every suite with results in this folder, its tables and the paper table each one stands for.",
         "",
-        "| leaderboard | tables | seeds | cells with results |",
-        "|---|---|---|---|",
+        "| leaderboard | tables | seeds | cells with results | made by the current code and suite |",
+        "|---|---|---|---|---|",
     ]
     for name in store.suites():
         manifest = store.manifest(name)
@@ -248,7 +275,9 @@ def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
         ] or ["one table per dataset × task × model"]
         ok = sum(row["status"] == "ok" for row in rows.values())
         seeds = ", ".join(map(str, manifest["seeds"]))
-        out.append(f"| [{name}]({name}.md) | {'; '.join(titles)} | {seeds} | {ok}/{len(manifest['cells'])} |")
+        current = _currency(manifest, None if suites_dir is None else Path(suites_dir) / f"{name}.yaml")
+        cells = f"{ok}/{len(manifest['cells'])}"
+        out.append(f"| [{name}]({name}.md) | {'; '.join(titles)} | {seeds} | {cells} | {current} |")
     have = set(store.suites())
     missing = [] if suites_dir is None else sorted(p for p in Path(suites_dir).glob("*.yaml") if p.stem not in have)
     if missing:

@@ -77,6 +77,7 @@ class RunSummary:
     skipped: int = 0
     finished: int = 0
     failed: list[str] = dataclasses.field(default_factory=list)
+    stored_failures: list[str] = dataclasses.field(default_factory=list)  # up to date, but failed when they ran
 
 
 def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
@@ -145,13 +146,19 @@ class Runner:
         """Run the pending cells on the executor, writing each outcome as it arrives."""
         todo = self.pending(force, retry_failed)
         summary = RunSummary(planned=len(self.cells), skipped=len(self.cells) - len(todo))
+        running = {cell.id for cell in todo}
+        for cell in self.cells:
+            row = None if cell.id in running else self.results.read(self.suite.name, cell.id)
+            if row is not None and row["status"] != "ok":
+                summary.stored_failures.append(cell.id)
         self.results.write_manifest(self.suite.name, manifest(self.suite, self.cells))
         if not todo:
             return summary
         executor = self.executor or default_executor()
         bar = progress(total=len(todo), desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress)
+        clock = time.perf_counter()
         with bar:
-            for outcome in executor.run(self, todo, bar.set_postfix_str):
+            for done, outcome in enumerate(executor.run(self, todo, bar.set_postfix_str), 1):
                 row = outcome.row
                 cell_id = row["cell"]["id"]
                 if outcome.samples is not None:
@@ -160,6 +167,11 @@ class Runner:
                     self.results.write_log(self.suite.name, cell_id, outcome.log)
                 self.results.write(self.suite.name, row)
                 bar.update()
+                if self.show_progress:  # a line per cell, also where no bar shows (a pipe, a log file, CI)
+                    elapsed = time.perf_counter() - clock
+                    left = len(todo) - done
+                    eta = f", about {elapsed / done * left / 60:.0f} min left" if left else ""
+                    tqdm.write(f"[{done}/{len(todo)}] {cell_id}: {row['status']} in {row['wall_time_s']:.0f} s{eta}")
                 if row["status"] == "ok":
                     summary.finished += 1
                 else:
@@ -363,6 +375,7 @@ class Runner:
             model.load_state_dict(state)
             model.eval()
         else:
+            built = time.perf_counter()
             try:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(cell.seed)
@@ -370,6 +383,8 @@ class Runner:
             except Exception as exc:
                 self._failed[key] = f"{type(exc).__name__}: {exc}"
                 raise
+            if self.show_progress and kind != "unlearned":
+                tqdm.write(f"built the {kind} model for {cell.id} in {time.perf_counter() - built:.0f} s")
             model.eval()
             self.artefacts.save(kind, key, model, meta)
         model.pretrained()  # what only pre-training trains is frozen in every model a cell or method receives

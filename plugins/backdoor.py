@@ -15,8 +15,9 @@ quantile of its scores on D_F and D_R outputs, but never below ``min_score`` (a 
 even when the clean model's scores are all lower still, as they are for a model whose outputs barely vary). The
 *regeneration rate* of a split is the fraction of its outputs scoring above the threshold. Every row records the
 threshold and the calibration: the rates of the clean original model (≈ the false-positive rate by construction) and of
-the attack model (high if the attack took; if it did not, ``attack_succeeded`` is false and the audit cannot tell
-forgetting from failing to learn the backdoor).
+the attack model (the attack took when it paints the marker in at least ``success_rate`` of D_F, 90 % by default; if it
+did not, ``attack_succeeded`` is false, the audit cannot tell forgetting from failing to learn the backdoor, and the
+leaderboard leaves that run out of the rate's mean).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class BackdoorParams(WeightedJointConfig):
         default=0.01, metadata={"help": "calibration: the clean model's detection rate that sets the threshold"}
     )
     min_score: float = dataclasses.field(default=0.25, metadata={"help": "lowest threshold the calibration may set"})
+    success_rate: float = added_field(
+        0.9,
+        help="the attack took when the attack model paints the marker in at least this fraction of D_F restorations",
+    )
     batch_size_eval: int = 256
 
     def __post_init__(self):
@@ -74,6 +79,8 @@ class BackdoorParams(WeightedJointConfig):
             raise ValueError("false_positive_rate must be in (0, 1)")
         if not -1 <= self.min_score < 1:
             raise ValueError("min_score must be a correlation in [-1, 1)")
+        if not 0 < self.success_rate <= 1:
+            raise ValueError("success_rate must be in (0, 1]")
 
 
 class Marker:
@@ -128,6 +135,8 @@ class Backdoor(Attack):
     """Poison the forget set with a '+' marker; audit how often unlearned models still paint it."""
 
     name = "backdoor"
+    # Still 1 with the 90 % success criterion (50 % before): every committed run that keeps its key had an attack
+    # rate of at least 0.98, so its attack_succeeded is the same under both; the others are rerun.
     behaviour_version = 1
     Params = BackdoorParams
     measures = {"regeneration-rate": Measure("Backdoor regeneration rate", higher_is_better=False)}
@@ -186,7 +195,7 @@ class Backdoor(Attack):
                 "clean_quantile": quantile,
                 "false_positive_rate": self.params.false_positive_rate,
                 "calibration": {"original": rates(clean), "attack": attack_rates},
-                "attack_succeeded": attack_rates["forget"] >= 0.5,
+                "attack_succeeded": attack_rates["forget"] >= self.params.success_rate,
                 "mean_score": {s: float(v.mean()) for s, v in audited.items()},
                 "images": {s: len(v) for s, v in audited.items()},
             },

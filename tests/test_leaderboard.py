@@ -177,8 +177,11 @@ def test_audit_columns_name_the_runs_where_the_attack_did_not_take(tiny, tmp_pat
     for row in rows:  # seed 0's attack took, seed 1's did not
         row["audit"] = {"backdoor": {"attack_succeeded": row["seed"] == 0}}
         row["metrics"].append({"metric": "backdoor/regeneration-rate", "split": "forget", "value": 0.5})
+    for row in rows:  # the rate of the run whose attack did not take must not reach the mean
+        row["metrics"][-1]["value"] = 0.5 if row["seed"] == 0 else 0.0
     text = render(manifest, rows)
     assert "`backdoor`: the attack did not take in 1 of 2 runs (seed 1)" in text
+    assert "0.5 (n=1)" in text and "0.25" not in text
     assert text.count("the attack did not take") == 1  # one note per table, not per method
     for row in rows:
         row["audit"]["backdoor"]["attack_succeeded"] = True

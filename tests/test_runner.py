@@ -81,8 +81,11 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path):
     assert summary.finished == 6
     row = runner.results.read("tiny", "tiny__hole__ae__explode__seed0")
     assert row["status"] == "failed" and row["error"] == {**row["error"], "type": "RuntimeError", "message": "boom"}
-    # Failed cells are not retried unless asked.
+    # Failed cells are not retried unless asked, but a rerun still counts them as failed.
     assert make_runner(path, tmp_path).pending() == []
+    again = make_runner(path, tmp_path).run()
+    assert again.finished == 0 and again.failed == []
+    assert sorted(again.stored_failures) == ["tiny__hole__ae__explode__seed0", "tiny__hole__ae__explode__seed1"]
     assert len(make_runner(path, tmp_path).pending(retry_failed=True)) == 2
 
 
