@@ -135,9 +135,7 @@ class Backdoor(Attack):
     """Poison the forget set with a '+' marker; audit how often unlearned models still paint it."""
 
     name = "backdoor"
-    # Still 1 with the 90 % success criterion (50 % before): every committed run that keeps its key had an attack
-    # rate of at least 0.98, so its attack_succeeded is the same under both; the others are rerun.
-    behaviour_version = 1
+    behaviour_version = 2  # 2: the attack took at 90 % of D_F, not 50 % (attack_succeeded changes for weak attacks)
     Params = BackdoorParams
     measures = {"regeneration-rate": Measure("Backdoor regeneration rate", higher_is_better=False)}
 
