@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import re
 import time
 import traceback
 from collections import OrderedDict
@@ -69,6 +70,16 @@ def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
         for name, by_split in report.values.items()
         for split, value in by_split.items()
     ]
+
+
+def failure_summary(error: dict[str, Any]) -> str:
+    """'Type: message (at file:line in function)': where the user looks first; the row keeps the whole traceback."""
+    where = ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', error.get("traceback") or "")
+    if frames:
+        file, line, function = frames[-1]
+        where = f" (at {file}:{line} in {function})"
+    return f"{error['type']}: {error['message']}{where}"
 
 
 @dataclasses.dataclass
@@ -176,7 +187,7 @@ class Runner:
                     summary.finished += 1
                 else:
                     summary.failed.append(cell_id)
-                    tqdm.write(f"cell {cell_id} failed: {row['error']['message']}")
+                    tqdm.write(f"cell {cell_id} failed: {failure_summary(row['error'])}")
         return summary
 
     # ----------------------------------------------------------------------------------------------- cells

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from unlearn_bench.artefacts import ArtefactStore
 from unlearn_bench.results import ResultStore
-from unlearn_bench.runner import Runner
+from unlearn_bench.runner import Runner, failure_summary
 from unlearn_bench.suite import load_suite
 
 
@@ -81,6 +81,12 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path):
     assert summary.finished == 6
     row = runner.results.read("tiny", "tiny__hole__ae__explode__seed0")
     assert row["status"] == "failed" and row["error"] == {**row["error"], "type": "RuntimeError", "message": "boom"}
+    summary_line = failure_summary(row["error"])  # what the run prints: type, message and where it was raised
+    assert (
+        summary_line.startswith("RuntimeError: boom (at ")
+        and "tiny.py:" in summary_line
+        and "in unlearn" in summary_line
+    )
     # Failed cells are not retried unless asked, but a rerun still counts them as failed.
     assert make_runner(path, tmp_path).pending() == []
     again = make_runner(path, tmp_path).run()
