@@ -81,7 +81,7 @@ class OpenClip(Extractor):
         if self.params.config:
             open_clip.add_model_config(self.params.config)
         model = open_clip.create_model(self.params.model, pretrained=None)
-        open_clip.load_checkpoint(model, str(self.weights.path))
+        open_clip.load_checkpoint(model, str(self.weights.path), weights_only=True)  # a suite names the file
         self.net = model.eval().requires_grad_(False).to(device)
         cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
         size = model.visual.image_size

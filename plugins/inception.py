@@ -74,18 +74,24 @@ def convert_fid_helper(scripted: torch.nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def _fresh_state_dict() -> dict[str, torch.Tensor]:
-    """The layout of torch-fidelity's network, built with its initial weights (its constructor loads a weights file,
-    so it is given an empty one and its load is skipped)."""
+def _network() -> FeatureExtractorInceptionV3:
+    """torch-fidelity's network, unloaded. Its constructor would unpickle the weights file it is given (a suite names
+    it, so that would run whatever the file holds): it is given an empty file of ours and its load is skipped, and
+    :meth:`InceptionV3TF.load` loads the real weights with ``weights_only=True``."""
 
-    class Layout(FeatureExtractorInceptionV3):
+    class Unloaded(FeatureExtractorInceptionV3):
         def load_state_dict(self, *args, **kwargs):
             return None
 
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.pth"
         torch.save({}, empty)
-        return Layout("layout", ["2048"], str(empty)).state_dict()
+        return Unloaded("inception-v3-compat", ["2048", "logits_unbiased"], str(empty))
+
+
+def _fresh_state_dict() -> dict[str, torch.Tensor]:
+    """The layout of torch-fidelity's network, with its initial weights."""
+    return _network().state_dict()
 
 
 def converted_fid_helper() -> Path | None:
@@ -139,9 +145,9 @@ class InceptionV3TF(Extractor):
         )
 
     def load(self, device: torch.device) -> None:
-        self.net = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048", "logits_unbiased"], str(self.weights.path)
-        )
+        self.net = _network()
+        state = torch.load(self.weights.path, map_location="cpu", weights_only=True)
+        torch.nn.Module.load_state_dict(self.net, state)
         self.has_logits = bool(self.net.fc.weight.abs().sum() > 0)
         self.net = self.net.to(device, memory_format=torch.channels_last)
         self.device = device

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -365,3 +366,25 @@ def test_validate_finds_or_reports_the_extractor_weights(pixels, tmp_path, monke
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "metric 'kid-inception'" in err and "no weights for the FID Inception-v3" in err
+
+
+class _Payload:
+    """A pickle that, when unpickled, writes a file: what a crafted weights file could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_an_inception_weights_file_never_runs_code(tmp_path):
+    from unlearn_bench_plugins.inception import InceptionV3TF
+
+    marker = tmp_path / "payload-ran"
+    crafted = tmp_path / "w.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": _Payload(marker)}, crafted)
+    extractor = InceptionV3TF(InceptionV3TF.Params(weights=str(crafted)))
+    with pytest.raises(Exception, match="[Ww]eights.only"):
+        extractor.prepare(torch.device("cpu"))
+    assert not marker.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_families import TINY
 from test_paper_suites import PAPER_SUITES
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.plugins import ALLOW_ENV, BLOCK_ENV, reset_plugins
@@ -762,16 +763,7 @@ def test_a_tokenizer_schedule_longer_than_pretraining_is_refused(tmp_path, doc):
     doc["models"] = [
         {
             "name": "vq-transformer",
-            "params": {
-                "channels": [8, 8],
-                "codebook": 16,
-                "code_dim": 4,
-                "groups": 4,
-                "width": 16,
-                "depth": 2,
-                "heads": 2,
-                "tokenizer_steps": 10,
-            },
+            "params": {**TINY["vq-transformer"][1], "tokenizer_steps": 10},
             "train": {"epochs": 1, "batch_size": 16},
         }
     ]
