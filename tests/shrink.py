@@ -14,7 +14,7 @@ MODELS = {
     "ae": ["params.width=4", "train.batch_size=16"],
     "vqgan": [
         *("params.channels=[8, 8]", "params.codebook=16", "params.code_dim=4", "params.groups=4"),
-        *("params.width=16", "params.depth=2", "params.heads=2", "params.tokenizer_steps=3"),
+        *("params.width=16", "params.depth=2", "params.heads=2", "params.tokenizer_steps=1"),
         *("train.batch_size=8", "resources.cpus=2"),
     ],
     "palette": [
@@ -27,7 +27,7 @@ MODELS = {
     ],
     "vq": [
         *("params.channels=[8, 8, 8]", "params.codebook=16", "params.code_dim=4", "params.groups=4"),
-        *("params.width=16", "params.depth=2", "params.heads=2", "params.tokenizer_steps=3", "train.batch_size=8"),
+        *("params.width=16", "params.depth=2", "params.heads=2", "params.tokenizer_steps=1", "train.batch_size=8"),
     ],
     "diffusion": [
         *("params.channels=[8, 16]", "params.groups=4", "params.sampling_steps=2", "params.train_timesteps=50"),
@@ -70,7 +70,7 @@ def run_shrunk(path: Path, base: list[str], tmp_path: Path):
     CLI; check that every cell ran and every table was written. Returns the suite and its leaderboard's text."""
     # The shrunk data are too small for a full tokenizer schedule: shrink it first, or the suite is refused.
     tokenizers = [
-        f"models.{m.get('id', m['name'])}.params.tokenizer_steps=3"
+        f"models.{m.get('id', m['name'])}.params.tokenizer_steps=1"
         for m in merged_yaml(path)["models"]
         if m["name"] == "vq-transformer"
     ]
