@@ -212,3 +212,17 @@ def test_a_measure_declares_a_direction_or_a_target():
     for bad in ({"higher_is_better": None}, {"higher_is_better": True, "target": 0.5}):
         with pytest.raises(ValueError, match="either higher_is_better or a target"):
             Measure("x", **bad)
+
+
+def test_the_index_says_whether_published_cells_are_current(tiny, tmp_path):
+    from unlearn_bench.leaderboard import render_index
+
+    path, _ = run(tiny, tmp_path, "")
+    store = ResultStore(tmp_path / "results")
+    assert render_index(store, tmp_path).splitlines()[7].endswith("| yes |")
+    path.write_text(path.read_text().replace("iterations: 3", "iterations: 4"))  # realistic-i2i's 2 cells change
+    assert "| **no**: 2 of 6 cells were made by older code or settings; rerun the suite |" in render_index(
+        store, tmp_path
+    )
+    path.unlink()
+    assert "| unknown (no suite file) |" in render_index(store, tmp_path)
