@@ -234,25 +234,59 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
         names = [name for name in figures if marker in name]
         if names:
             out += [f"## {heading}", "", text, ""] + [f"![{name}]({name})" for name in names] + [""]
+            if marker == "-ascent-":
+                out += _ascent_steps(manifest, rows)
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
 
 
-def _currency(manifest: dict[str, Any], path: Path | None) -> str:
-    """Whether the published cells are the ones the suite file and the code give today: a cell whose key differs was
-    made by an older plugin or harness version or older settings, and a rerun would replace it."""
+def _ascent_steps(manifest: dict[str, Any], rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The K each ascending run took per seed, and whether the threshold τ stopped it (Realistic-I2I Alg. 1 stops at
+    the first iteration whose output distance reaches τ; K is only the ceiling)."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    seeds = manifest["seeds"]
+    taken: dict[tuple, dict[int, str]] = {}
+    for cell in manifest["cells"]:
+        row = rows.get(cell["id"])
+        summary = ((row or {}).get("method") or {}).get("summary") or {}
+        if row is None or row["status"] != "ok" or "ascent_iterations" not in summary:
+            continue
+        reached = {True: " (τ)", False: " (K)", None: ""}[summary.get("ood_reached")]
+        where = (labels.get(cell["method"], cell["method"]), cell["dataset"], cell["task"], cell["model"])
+        taken.setdefault(where, {})[cell["seed"]] = f"{summary['ascent_iterations']}{reached}"
+    if not taken:
+        return []
+    out = [
+        "Ascent iterations taken per seed: (τ) the output distance reached the threshold τ, (K) the run stopped at "
+        "the ceiling K without reaching it; no mark: the suite sets no τ.",
+        "",
+        "| method | dataset | task | model | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
+        "|---|---|---|---|" + "---|" * len(seeds),
+    ]
+    for where, by_seed in taken.items():
+        out.append("| " + " | ".join(where) + " | " + " | ".join(by_seed.get(seed, "–") for seed in seeds) + " |")
+    return out + [""]
+
+
+def _currency(rows: dict[str, dict[str, Any]], path: Path | None) -> str:
+    """Whether the published cells are the ones the suite file and the code give today: a cell whose row has another
+    key was made by an older plugin or harness version or older settings, and a rerun would replace it; a cell
+    without a row has not been run."""
     if path is None or not path.is_file():
         return "unknown (no suite file)"
     try:
         keys = {cell.id: cell.key for cell in expand(load_suite(path))}
     except UserError as exc:
         return f"unknown ({type(exc).__name__}: {exc})".replace("|", "/")
-    published = {c["id"]: c["key"] for c in manifest["cells"]}
-    if published == keys:
+    made = {cell: row["cell"]["key"] for cell, row in rows.items()}
+    if made == keys:
         return "yes"
-    old = sum(keys.get(cell) != key for cell, key in published.items()) + len(keys.keys() - published.keys())
-    return f"**no**: {old} of {len(keys)} cells were made by older code or settings; rerun the suite"
+    old = sum(cell in made and made[cell] != key for cell, key in keys.items())
+    missing = sum(cell not in made for cell in keys)
+    parts = [f"{old} of {len(keys)} cells were made by older code or settings"] if old else []
+    parts += [f"{missing} of {len(keys)} cells have no result"] if missing else []
+    return f"**no**: {'; '.join(parts) or 'the suite plans other cells'}; rerun the suite"
 
 
 def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
@@ -275,7 +309,7 @@ def render_index(store: ResultStore, suites_dir: Path | None = None) -> str:
         ] or ["one table per dataset × task × model"]
         ok = sum(row["status"] == "ok" for row in rows.values())
         seeds = ", ".join(map(str, manifest["seeds"]))
-        current = _currency(manifest, None if suites_dir is None else Path(suites_dir) / f"{name}.yaml")
+        current = _currency(rows, None if suites_dir is None else Path(suites_dir) / f"{name}.yaml")
         cells = f"{ok}/{len(manifest['cells'])}"
         out.append(f"| [{name}]({name}.md) | {'; '.join(titles)} | {seeds} | {cells} | {current} |")
     have = set(store.suites())

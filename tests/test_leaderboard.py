@@ -68,6 +68,8 @@ def test_leaderboard_from_a_run(tiny, tmp_path):
     assert "**Reported in Some et al. 2025, Table 9**" in text and "| Realistic-I2I | 1.5       | —" in text
     figures = ["tiny-outputs-tiny-hole-ae.png", "tiny-ascent-tiny-hole-ae.png"]
     assert render(store.manifest("tiny"), rows, figures) == text
+    # The ascent section says how many of the K = 3 steps each seed took (the tiny suite sets no τ).
+    assert "| Realistic-I2I | tiny | hole | ae | 3 | 3 |" in text
 
 
 def test_output_grid_is_drawn_from_stored_samples_and_checked(tiny, tmp_path):
@@ -220,9 +222,13 @@ def test_the_index_says_whether_published_cells_are_current(tiny, tmp_path):
     path, _ = run(tiny, tmp_path, "")
     store = ResultStore(tmp_path / "results")
     assert render_index(store, tmp_path).splitlines()[7].endswith("| yes |")
-    path.write_text(path.read_text().replace("iterations: 3", "iterations: 4"))  # realistic-i2i's 2 cells change
+    text = path.read_text()
+    path.write_text(text.replace("iterations: 3", "iterations: 4"))  # realistic-i2i's 2 cells change
     assert "| **no**: 2 of 6 cells were made by older code or settings; rerun the suite |" in render_index(
         store, tmp_path
     )
+    path.write_text(text)
+    next((tmp_path / "results").glob("*/cells/*.json")).unlink()  # planned, never run
+    assert "| **no**: 1 of 6 cells have no result; rerun the suite |" in render_index(store, tmp_path)
     path.unlink()
     assert "| unknown (no suite file) |" in render_index(store, tmp_path)
