@@ -141,7 +141,8 @@ def parse(cls: type, values: Any, where: Where):
     unknown = [k for k in values if k not in fields]
     if unknown:
         key = str(unknown[0])
-        raise (where / key).error(f"unknown key '{key}'{did_you_mean(key, fields)}")
+        hint = getattr(cls, "unknown_key_hints", {}).get(key)
+        raise (where / key).error(f"unknown key '{key}'" + (f": {hint}" if hint else did_you_mean(key, fields)))
     kwargs = {}
     for name, field in fields.items():
         if name in values:

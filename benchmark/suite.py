@@ -14,7 +14,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -61,6 +61,15 @@ class ModelEntry(Entry):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MetricEntry(Entry):
     reference: Literal["ground-truth", "original", "attack", "retrained"] = "ground-truth"
+
+    # A column's better direction is never the suite's to set: the metric declares it, and the reference and split
+    # turn it (on D_F, farther from the attack model is better).
+    unknown_key_hints: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("higher_is_better", "lower_is_better", "direction", "better"),
+        "a column's better direction comes from the metric's declaration, turned by the reference and the split "
+        "(farther from the attack model is better on D_F); remove the key, or write a metric plugin that declares "
+        "the direction you mean",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

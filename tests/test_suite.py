@@ -772,3 +772,11 @@ def test_a_tokenizer_schedule_longer_than_pretraining_is_refused(tmp_path, doc):
     error = config_error(write(tmp_path / "vq.yaml", doc))
     assert error.key == "models[0].params.tokenizer_steps" and "takes 6; expected at most 6" in str(error)
     assert load_suite(write(tmp_path / "vq.yaml", doc), ["models.vq-transformer.train.epochs=2"])
+
+
+def test_a_suite_cannot_set_a_column_direction(tmp_path, doc):
+    bad = copy.deepcopy(doc)
+    bad["metrics"][0]["higher_is_better"] = True
+    err = config_error(write(tmp_path / "s.yaml", bad))
+    assert err.key == "metrics[0].higher_is_better"
+    assert "comes from the metric's declaration" in err.message and "remove the key" in err.message
