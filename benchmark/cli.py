@@ -119,10 +119,11 @@ def cmd_run(args) -> int:
         _echo(f"interrupted: finished cells are saved in {results.suite_dir(suite.name)}; run again to resume")
         return 130
     if not args.no_leaderboard:
-        # The suite's own files only: the folder's index describes a whole result store, which `unlearn-bench
-        # leaderboard --results DIR` writes (a run into ./results must not rewrite the published index).
-        changed, _ = write_leaderboards(results, args.leaderboard, [suite.name], index=False)
-        path = Path(args.leaderboard) / f"{suite.name}.md"
+        # The suite's own files only, beside the results they come from unless --leaderboard says otherwise: the
+        # published leaderboard/ folder changes only through `unlearn-bench leaderboard` (a fresh clone stays clean).
+        out = args.leaderboard or results.root / "leaderboard"
+        changed, _ = write_leaderboards(results, out, [suite.name], index=False)
+        path = Path(out) / f"{suite.name}.md"
         _echo(f"leaderboard: {path} ({'updated' if changed else 'unchanged'})")
     failed = summary.failed + summary.stored_failures
     stored = f" ({len(summary.stored_failures)} of them stored from an earlier run)" if summary.stored_failures else ""
@@ -260,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     suite_args(p)
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="result store (default: results)")
     p.add_argument("--cache", type=Path, help="artefact cache (default: $UNLEARN_BENCH_CACHE/artefacts)")
-    p.add_argument("--leaderboard", type=Path, default=DEFAULT_LEADERBOARD, help="where the leaderboard goes")
+    p.add_argument(
+        "--leaderboard",
+        type=Path,
+        help="where the suite's leaderboard goes (default: RESULTS/leaderboard; the published folder leaderboard/ "
+        "is written by `unlearn-bench leaderboard`)",
+    )
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the suite's leaderboard")
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--force", action="store_true", help="rerun every cell, even those with results")

@@ -232,3 +232,14 @@ def test_the_index_says_whether_published_cells_are_current(tiny, tmp_path):
     assert "| **no**: 1 of 6 cells have no result; rerun the suite |" in render_index(store, tmp_path)
     path.unlink()
     assert "| unknown (no suite file) |" in render_index(store, tmp_path)
+
+
+def test_a_run_never_writes_the_published_folder(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leaderboard").mkdir()
+    path = tiny.write_suite(tmp_path, PAPER)
+    assert main(["run", str(path), "--results", "res", "--quiet"]) == 0
+    assert (tmp_path / "res" / "leaderboard" / "tiny.md").is_file()  # beside the results it was made from
+    assert list((tmp_path / "leaderboard").iterdir()) == []
+    assert main(["leaderboard", "--results", "res", "--out", "leaderboard"]) == 0  # publishing is explicit
+    assert (tmp_path / "leaderboard" / "tiny.md").read_bytes() == (tmp_path / "res/leaderboard/tiny.md").read_bytes()
