@@ -1,8 +1,8 @@
 """Suites: YAML files that declare a grid of datasets, tasks, models, methods, metrics and seeds.
 
-Loading is ``yaml.safe_load`` only (a suite can never execute code), then ``include:`` files are merged
-underneath, ``${VAR}`` / ``${VAR:-default}`` are taken from the environment, and ``--set key=value`` overrides are
-applied. Every error names the file, the key path and what was expected.
+Loading is bounded safe YAML (``yamlfile``: a suite can never execute code or exhaust memory), then ``include:``
+files are merged underneath, ``${VAR}`` / ``${VAR:-default}`` are taken from the environment, and ``--set key=value``
+overrides are applied. Every error names the file, the key path and what was expected.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import yaml
-
+from . import yamlfile
 from .embedding_map import EmbeddingMapConfig
 from .errors import ConfigError, UserError, did_you_mean
 from .executors import Resources
@@ -261,22 +260,6 @@ class _Origins:
         return None
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML{where}: {problem}", file=str(path)) from None
-
-
 def _merge(base: Any, top: Any) -> Any:
     if isinstance(base, dict) and isinstance(top, dict):
         merged = dict(base)
@@ -291,7 +274,7 @@ def _load(path: Path, origins: _Origins, stack: tuple[Path, ...]) -> dict:
     if path in stack:
         chain = " → ".join(str(p) for p in (*stack, path))
         raise ConfigError(f"include cycle: {chain}", file=str(stack[-1]), key="include")
-    doc = _read_yaml(path)
+    doc = yamlfile.load(path)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -358,8 +341,8 @@ def _interpolate(value: Any, where: Where) -> Any:
         # A value that is exactly one ${...} takes the type YAML gives it: ${BATCH:-8} is the integer 8.
         text = substitute(whole)
         try:
-            return yaml.safe_load(text) if text else text
-        except yaml.YAMLError:
+            return yamlfile.parse(text, "an environment variable") if text else text
+        except ConfigError:
             return text
     return _ENV.sub(substitute, value)
 
@@ -369,8 +352,10 @@ def _set(data: dict, assignment: str, origins: _Origins) -> None:
     if not sep or not key:
         raise ConfigError(f"expected KEY=VALUE, got '{assignment}'", file="--set")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = yamlfile.parse(text, "--set")
+    except ConfigError as exc:
+        if "expands to more than" in exc.message or "nested more than" in exc.message:
+            raise ConfigError(exc.message, file="--set", key=key) from None
         value = text
     node: Any = data
     path: list[str | int] = []

@@ -162,7 +162,67 @@ def absent_file(tmp_path, doc):
     return tmp_path / "absent.yaml", [], ["absent.yaml", "file not found"]
 
 
+def latin1_text(tmp_path, doc):
+    text = yaml.safe_dump({**doc, "description": "Café"}, sort_keys=False, allow_unicode=True)
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    return path, [], ["latin1.yaml", "not UTF-8: byte 0xe9 at line", "save the file as UTF-8"]
+
+
+def truncated_character(tmp_path, doc):
+    data = yaml.safe_dump({**doc, "description": "naïve"}, sort_keys=False, allow_unicode=True).encode()
+    path = tmp_path / "cut.yaml"
+    path.write_bytes(data[: data.index("ï".encode()) + 1])  # the file ends inside a two-byte character
+    return path, [], ["cut.yaml", "not UTF-8: byte 0xc3"]
+
+
+def utf16_file(tmp_path, doc):
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes(yaml.safe_dump(doc, sort_keys=False).encode("utf-16"))
+    return path, [], ["utf16.yaml", "encoded as UTF-16; save it as UTF-8"]
+
+
+def deep_nesting(tmp_path, doc):
+    path = write(tmp_path / "deep.yaml", "version: 1\nname: x\ndescription: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    return path, [], ["deep.yaml", "nested more than 64 levels deep"]
+
+
+def alias_bomb(tmp_path, doc):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]  # 10^10 values, 600 bytes
+    path = write(tmp_path / "bomb.yaml", "\n".join(["version: 1", "name: x", *lines]) + "\n")
+    return path, [], ["bomb.yaml", "expands to more than 100000 values"]
+
+
+def device_file(tmp_path, doc):
+    return Path("/dev/zero"), [], ["/dev/zero", "not a regular file"]
+
+
+def device_include(tmp_path, doc):
+    path = write(tmp_path / "inc.yaml", "include: /dev/zero\nname: x\n")
+    return path, [], ["/dev/zero", "not a regular file"]
+
+
+def duplicate_key(tmp_path, doc):
+    text = yaml.safe_dump(doc, sort_keys=False) + "name: again\n"
+    return write(tmp_path / "dup.yaml", text), [], ["dup.yaml", "at line", "duplicate key 'name' (first set at line 2)"]
+
+
+def duplicate_nested_key(tmp_path, doc):
+    text = yaml.safe_dump(doc, sort_keys=False).replace("- name: retrain\n", "- name: retrain\n  name: retrain\n")
+    return write(tmp_path / "dup2.yaml", text), [], ["dup2.yaml", "duplicate key 'name'"]
+
+
 BAD = [
+    latin1_text,
+    truncated_character,
+    utf16_file,
+    deep_nesting,
+    alias_bomb,
+    device_file,
+    device_include,
+    duplicate_key,
+    duplicate_nested_key,
     malformed,
     unknown_plugin,
     wrong_type,
