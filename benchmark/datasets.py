@@ -63,6 +63,9 @@ class Dataset(Component):
     """
 
     location_params: ClassVar[tuple[str, ...]] = ()
+    # How many classes the dataset has, where that is fixed: validation then checks every class index of a split
+    # against it. None (a folder of any number of classes): the split is checked when the data loads.
+    num_classes: ClassVar[int | None] = None
 
     def check(self) -> None:
         """Fail fast, before anything runs, when the data is missing."""

@@ -3,18 +3,23 @@
 Every plugin declares its parameters as a dataclass ``Params`` with defaults; the suite loader turns the
 YAML mapping into an instance with :func:`parse`. Supported field types: ``bool``, ``int``, ``float`` (ints are
 accepted), ``str``, ``Literal[...]``, ``list[T]``, ``tuple[T, ...]``, ``dict[str, T]``, ``T | None``, ``Any``
-and nested dataclasses.
+and nested dataclasses. Numbers must be finite and integers below 2**31 in magnitude. A field's ``metadata`` may give
+``help`` (shown by ``unlearn-bench plugins``) and ``min``, the smallest value accepted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from .errors import ConfigError, did_you_mean
+
+MAX_INT = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,17 +117,19 @@ def coerce(value: Any, tp: Any, where: Where) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise where.error(f"expected an integer, got {value!r}")
+        if abs(value) > MAX_INT:  # no count, size or seed here means more; torch seeds stop at 2**64
+            raise where.error(f"expected an integer of magnitude at most 2**31 - 1, got {value!r}")
         return value
     if tp is float:
         # YAML reads '1e-3' (no dot) as a string; accept it as the number it obviously is.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        number = value
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value):
+            number = float(value)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise where.error(f"expected a number, got {value!r}")
-        return float(value)
+        if not math.isfinite(number):  # NaN or ±infinity: no parameter means either
+            raise where.error(f"expected a finite number, got {value!r}")
+        return float(number)
     if tp is str:
         if not isinstance(value, str):
             raise where.error(f"expected a string, got {value!r}")
@@ -147,13 +154,31 @@ def parse(cls: type, values: Any, where: Where):
     for name, field in fields.items():
         if name in values:
             kwargs[name] = coerce(values[name], hints[name], where / name)
+            minimum = field.metadata.get("min")
+            if minimum is not None and kwargs[name] is not None and kwargs[name] < minimum:
+                raise (where / name).error(f"must be at least {minimum}, got {values[name]!r}")
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise (where / name).error(f"required key is missing (expected {_type_name(hints[name])})")
     try:
         instance = cls(**kwargs)
-    except ValueError as exc:  # __post_init__ checks that involve several fields
-        raise where.error(str(exc)) from None
+    except ValueError as exc:  # __post_init__ checks, some involving several fields
+        raise _blame(where, str(exc), values) from None
     return instance
+
+
+def _blame(where: Where, message: str, values: Mapping) -> ConfigError:
+    """The error of a ``__post_init__`` check, placed at the value it names: of the keys the message mentions, the
+    first one the user wrote decides the key and file reported (a value set by ``--set`` or an including file is
+    blamed there, not on the file that holds the enclosing mapping), and every mentioned value is shown."""
+    named = sorted(
+        (match.start(), key)
+        for key in values
+        if isinstance(key, str) and (match := re.search(rf"(?<!\w){re.escape(key)}(?!\w)", message))
+    )
+    if not named:
+        return where.error(message)
+    shown = ", ".join(f"{key} = {values[key]!r}" for _, key in named)
+    return (where / named[0][1]).error(f"{message} (got {shown})")
 
 
 OMIT_AT_DEFAULT = "omit_at_default"

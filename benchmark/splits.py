@@ -53,10 +53,10 @@ class SplitConfig:
         default=None, metadata={"help": "sample level: fraction of the forget classes' samples to forget"}
     )
     train_per_class: int | None = dataclasses.field(
-        default=None, metadata={"help": "use at most this many training images per class"}
+        default=None, metadata={"min": 1, "help": "use at most this many training images per class"}
     )
     test_per_class: int | None = dataclasses.field(
-        default=None, metadata={"help": "evaluate at most this many images per class"}
+        default=None, metadata={"min": 1, "help": "evaluate at most this many images per class"}
     )
 
     def __post_init__(self):

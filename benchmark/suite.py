@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from . import yamlfile
+from .artefacts import load_checkpoint
 from .embedding_map import EmbeddingMapConfig
 from .errors import ConfigError, UserError, did_you_mean
 from .executors import Resources
@@ -112,7 +113,7 @@ class LeaderboardConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
-    batch_size: int = 256
+    batch_size: int = dataclasses.field(default=256, metadata={"min": 1})
     feature_images: int | None = added_field(
         help="feature metrics (FID, KID, IS, CLIP) see this many evenly spaced images per split; null: all"
     )
@@ -144,6 +145,10 @@ class SuiteDoc:
     )
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
     leaderboard: LeaderboardConfig = dataclasses.field(default_factory=LeaderboardConfig)
+
+    def __post_init__(self):
+        if not self.seeds or any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must list distinct integers ≥ 0")
 
 
 # ------------------------------------------------------------------------------------------ resolved suite
@@ -481,6 +486,7 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
     _check_references(suite, root)
     _check_pretraining(suite, root)
     _check_tables(suite, root)
+    _check_classes(suite, root)
     _check_files(suite, root)
     return suite
 
@@ -550,6 +556,19 @@ def _check_tables(suite: Suite, root: Where) -> None:
             raise (where / "splits").error("'unseen' needs unseen_classes in a dataset's split")
 
 
+def _check_classes(suite: Suite, root: Where) -> None:
+    for i, dataset in enumerate(suite.datasets):
+        count = dataset.cls.num_classes
+        split = dataset.entry.split
+        for name in ("forget_classes", "retain_classes", "unseen_classes", "proxy_classes"):
+            outside = [c for c in getattr(split, name) or () if not 0 <= c < (count or math.inf)]
+            if outside:
+                allowed = f"0 to {count - 1}" if count else "0 or more"
+                raise (root / "datasets" / i / "split" / name).error(
+                    f"class {outside[0]} does not exist: {dataset.name} has classes {allowed}"
+                )
+
+
 def _check_files(suite: Suite, root: Where) -> None:
     for i, dataset in enumerate(suite.datasets):
         try:
@@ -562,3 +581,19 @@ def _check_files(suite: Suite, root: Where) -> None:
             raise (root / "models" / i / "checkpoint").error(
                 f"no checkpoint file at {checkpoint} (expected a state_dict saved with torch.save)"
             )
+        if checkpoint is not None:
+            _check_checkpoint(checkpoint, root / "models" / i / "checkpoint")
+
+
+def _check_checkpoint(path: str, where: Where) -> None:
+    """A checkpoint must load as tensors alone (never unpickling code) and hold a state_dict."""
+    try:
+        state = load_checkpoint(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the file's fault
+        reason = " ".join(str(exc).split())[:120]
+        raise where.error(
+            f"{path} is not a tensor checkpoint that loads with torch.load(weights_only=True): "
+            f"{type(exc).__name__}: {reason}"
+        ) from None
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise where.error(f"{path} holds no state_dict (expected a mapping of parameter names to tensors)")

@@ -71,7 +71,7 @@ class BackdoorParams(WeightedJointConfig):
         0.9,
         help="the attack took when the attack model paints the marker in at least this fraction of D_F restorations",
     )
-    batch_size_eval: int = 256
+    batch_size_eval: int = dataclasses.field(default=256, metadata={"min": 1})
 
     def __post_init__(self):
         super().__post_init__()

@@ -42,6 +42,7 @@ class CIFAR10(Dataset):
     """CIFAR-10 read from torchvision's format (its batch files are read directly)."""
 
     name = "cifar10"
+    num_classes = 10
     behaviour_version = 1
     Params = Params
     location_params = ("root", "download")

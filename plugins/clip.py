@@ -33,7 +33,7 @@ class OpenClip(Extractor):
         pretrained: str = PAPERS[1]  # the pretrained tag (names the weights; a local file goes in 'weights')
         weights: str | None = None
         config: str | None = None  # an open_clip model-config JSON for architectures open_clip does not ship
-        batch_size: int = 32
+        batch_size: int = dataclasses.field(default=32, metadata={"min": 1})
 
     name = "open-clip"
     behaviour_version = 1

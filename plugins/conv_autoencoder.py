@@ -12,7 +12,9 @@ from unlearn_bench.models import I2IModel
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-    width: int = dataclasses.field(default=32, metadata={"help": "channels of the first layer (doubled twice)"})
+    width: int = dataclasses.field(
+        default=32, metadata={"min": 1, "help": "channels of the first layer (doubled twice)"}
+    )
 
 
 class ConvAutoEncoder(I2IModel):

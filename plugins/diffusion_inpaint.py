@@ -25,12 +25,14 @@ from unlearn_bench.models import I2IModel
 @dataclasses.dataclass(frozen=True)
 class Params:
     channels: list[int] = dataclasses.field(default_factory=lambda: [32, 64], metadata={"help": "UNet widths"})
-    layers_per_block: int = 1
-    groups: int = dataclasses.field(default=8, metadata={"help": "group-norm groups (must divide every width)"})
+    layers_per_block: int = dataclasses.field(default=1, metadata={"min": 1})
+    groups: int = dataclasses.field(
+        default=8, metadata={"min": 1, "help": "group-norm groups (must divide every width)"}
+    )
     attention: bool = dataclasses.field(default=False, metadata={"help": "self-attention in the lowest block"})
-    train_timesteps: int = 1000
+    train_timesteps: int = dataclasses.field(default=1000, metadata={"min": 1})
     schedule: str = dataclasses.field(default="squaredcos_cap_v2", metadata={"help": "diffusers beta schedule"})
-    sampling_steps: int = dataclasses.field(default=20, metadata={"help": "DDIM steps when restoring"})
+    sampling_steps: int = dataclasses.field(default=20, metadata={"min": 1, "help": "DDIM steps when restoring"})
     sample_seed: int = dataclasses.field(default=0, metadata={"help": "seed of the sampling noise (restores repeat)"})
 
 

@@ -84,8 +84,8 @@ class EfficientNetLite0(Extractor):
     @dataclasses.dataclass(frozen=True)
     class Params:
         weights: str | None = None  # a state dict (.pth/.bin/.safetensors), timm's or efficientnet-pytorch's names
-        image_size: int = 224
-        batch_size: int = 64
+        image_size: int = dataclasses.field(default=224, metadata={"min": 1})
+        batch_size: int = dataclasses.field(default=64, metadata={"min": 1})
 
     name = "efficientnet-lite0"
     behaviour_version = 1

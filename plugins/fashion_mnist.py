@@ -41,6 +41,7 @@ class FashionMNIST(Dataset):
     """Fashion-MNIST from local IDX files (torchvision format or Debian's dataset-fashion-mnist package)."""
 
     name = "fashion-mnist"
+    num_classes = 10
     behaviour_version = 1
     Params = Params
     location_params = ("root", "download")

@@ -68,8 +68,8 @@ class KID(FeatureMetric):
     @dataclasses.dataclass(frozen=True)
     class Params:
         extractor: ExtractorRef = dataclasses.field(default_factory=_inception)
-        subsets: int = 100
-        subset_size: int = 1000
+        subsets: int = dataclasses.field(default=100, metadata={"min": 1})
+        subset_size: int = dataclasses.field(default=1000, metadata={"min": 1})
         seed: int = 2020
 
     name = "kid"
@@ -103,7 +103,7 @@ class InceptionScore(FeatureMetric):
     @dataclasses.dataclass(frozen=True)
     class Params:
         extractor: ExtractorRef = dataclasses.field(default_factory=_inception)
-        splits: int = 10
+        splits: int = dataclasses.field(default=10, metadata={"min": 1})
         seed: int = 2020
 
     name = "inception-score"

@@ -74,7 +74,7 @@ class FolderParams:
     root: str = dataclasses.field(default="", metadata={"help": "the dataset's root folder"})
     train: str = dataclasses.field(default="train", metadata={"help": "training images: ROOT/<train>/<class>/*"})
     test: str = dataclasses.field(default="val", metadata={"help": "evaluation images: ROOT/<test>/<class>/*"})
-    image_size: int = dataclasses.field(default=64, metadata={"help": "resize + centre crop to this side"})
+    image_size: int = dataclasses.field(default=64, metadata={"min": 1, "help": "resize + centre crop to this side"})
     classes: list[str] | None = dataclasses.field(
         default=None, metadata={"help": "class folder names in index order (default: the train folders, sorted)"}
     )
@@ -121,7 +121,7 @@ class ImageFolder(Dataset):
 @dataclasses.dataclass(frozen=True)
 class ImageNetParams:
     root: str = dataclasses.field(default="", metadata={"help": "ImageNet-1K root with train/ and val/"})
-    image_size: int = 256
+    image_size: int = dataclasses.field(default=256, metadata={"min": 1})
     train: str = "train"
     test: str = "val"
 
@@ -132,6 +132,7 @@ class ImageNet(ImageFolder):
     set). The 200 must be present; the others are used where present."""
 
     name = "imagenet"
+    num_classes = 1000
     behaviour_version = 1
     Params = ImageNetParams
 
@@ -152,7 +153,7 @@ class ImageNet(ImageFolder):
 @dataclasses.dataclass(frozen=True)
 class Places365Params:
     root: str = dataclasses.field(default="", metadata={"help": "torchvision's Places365 root"})
-    image_size: int = 256
+    image_size: int = dataclasses.field(default=256, metadata={"min": 1})
     small: bool = dataclasses.field(default=True, metadata={"help": "the 256×256 images (else the large ones)"})
     order: str = dataclasses.field(
         default="li2024", metadata={"help": "class order: li2024 (Li et al.'s list) or standard (Places365's)"}
@@ -168,6 +169,7 @@ class Places365(Dataset):
     retained, 50–99 forgotten, 100+ their proxy retain set; ``standard`` is Places365's own index order."""
 
     name = "places365"
+    num_classes = 365
     behaviour_version = 1
     Params = Places365Params
     location_params = ("root",)

@@ -121,7 +121,7 @@ class InceptionV3TF(Extractor):
     @dataclasses.dataclass(frozen=True)
     class Params:
         weights: str | None = None  # a torch-fidelity state dict (.pth)
-        batch_size: int = 64
+        batch_size: int = dataclasses.field(default=64, metadata={"min": 1})
 
     name = "inception-v3-tf"
     behaviour_version = 1

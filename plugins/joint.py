@@ -12,9 +12,9 @@ from unlearn_bench.training import OptimizerConfig, check_loss, make_optimizer, 
 
 @dataclasses.dataclass(frozen=True)
 class JointConfig:
-    epochs: int = dataclasses.field(default=1, metadata={"help": "passes over the retain (or proxy) set"})
-    batch_size: int = dataclasses.field(default=64, metadata={"help": "retain batch size"})
-    forget_batch_size: int = 64
+    epochs: int = dataclasses.field(default=1, metadata={"min": 1, "help": "passes over the retain (or proxy) set"})
+    batch_size: int = dataclasses.field(default=64, metadata={"min": 1, "help": "retain batch size"})
+    forget_batch_size: int = dataclasses.field(default=64, metadata={"min": 1})
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     loss_bound: float = dataclasses.field(
         default=1e3, metadata={"help": "the cell fails when |loss| exceeds this (divergence guard)"}

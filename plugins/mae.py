@@ -20,12 +20,14 @@ from unlearn_bench.models import I2IModel
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-    patch: int = dataclasses.field(default=4, metadata={"help": "patch side in pixels (must divide the image)"})
-    width: int = dataclasses.field(default=64, metadata={"help": "encoder token width"})
-    depth: int = dataclasses.field(default=4, metadata={"help": "encoder blocks"})
-    heads: int = 4
-    decoder_width: int = 64
-    decoder_depth: int = 2
+    patch: int = dataclasses.field(
+        default=4, metadata={"min": 1, "help": "patch side in pixels (must divide the image)"}
+    )
+    width: int = dataclasses.field(default=64, metadata={"min": 1, "help": "encoder token width"})
+    depth: int = dataclasses.field(default=4, metadata={"min": 1, "help": "encoder blocks"})
+    heads: int = dataclasses.field(default=4, metadata={"min": 1})
+    decoder_width: int = dataclasses.field(default=64, metadata={"min": 1})
+    decoder_depth: int = dataclasses.field(default=2, metadata={"min": 1})
 
 
 def sincos_grid(width: int, rows: int, cols: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ class MembershipParams:
     reference_attack: bool = dataclasses.field(
         default=True, metadata={"help": "also run the shadow-model calibrated attack (trains the shadow model once)"}
     )
-    batch_size: int = 256
+    batch_size: int = dataclasses.field(default=256, metadata={"min": 1})
 
 
 def roc_auc(members: torch.Tensor, nonmembers: torch.Tensor) -> float:

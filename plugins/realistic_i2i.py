@@ -19,8 +19,8 @@ from unlearn_bench_plugins.pixel_metrics import masked_squared_error
 
 @dataclasses.dataclass(frozen=True)
 class AscentConfig:
-    iterations: int = dataclasses.field(default=20, metadata={"help": "K, the number of ascent steps"})
-    batch_size: int = 64
+    iterations: int = dataclasses.field(default=20, metadata={"min": 1, "help": "K, the number of ascent steps"})
+    batch_size: int = dataclasses.field(default=64, metadata={"min": 1})
     optimizer: OptimizerConfig = dataclasses.field(
         default_factory=lambda: OptimizerConfig(name="sgd", lr=0.01),
         metadata={"help": "η is optimizer.lr; the paper's update is plain SGD"},
@@ -32,7 +32,7 @@ class AscentConfig:
         default=1e3, metadata={"help": "the cell fails when the forget loss exceeds this (divergence guard)"}
     )
     probe_size: int = dataclasses.field(
-        default=64, metadata={"help": "forget/retain samples on which distance and losses are tracked"}
+        default=64, metadata={"min": 1, "help": "forget/retain samples on which distance and losses are tracked"}
     )
 
     def __post_init__(self):
@@ -43,7 +43,7 @@ class AscentConfig:
 @dataclasses.dataclass(frozen=True)
 class RetainConfig:
     epochs: int = dataclasses.field(default=1, metadata={"help": "passes over D_R (0: none)"})
-    batch_size: int = 128
+    batch_size: int = dataclasses.field(default=128, metadata={"min": 1})
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
 
     def __post_init__(self):

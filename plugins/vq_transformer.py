@@ -30,12 +30,14 @@ class Params:
     channels: list[int] = dataclasses.field(
         default_factory=lambda: [32, 64, 64], metadata={"help": "VQ encoder widths; tokens are 2^(levels-1) px"}
     )
-    codebook: int = dataclasses.field(default=256, metadata={"help": "number of VQ codes"})
-    code_dim: int = 8
-    groups: int = 8
-    width: int = 128
-    depth: int = dataclasses.field(default=4, metadata={"help": "transformer blocks (half encoder, half decoder)"})
-    heads: int = 4
+    codebook: int = dataclasses.field(default=256, metadata={"min": 1, "help": "number of VQ codes"})
+    code_dim: int = dataclasses.field(default=8, metadata={"min": 1})
+    groups: int = dataclasses.field(default=8, metadata={"min": 1})
+    width: int = dataclasses.field(default=128, metadata={"min": 1})
+    depth: int = dataclasses.field(
+        default=4, metadata={"min": 1, "help": "transformer blocks (half encoder, half decoder)"}
+    )
+    heads: int = dataclasses.field(default=4, metadata={"min": 1})
     tokenizer_steps: int = dataclasses.field(
         default=2000, metadata={"help": "loss evaluations during which the tokenizer learns, then it is fixed"}
     )

@@ -213,7 +213,55 @@ def duplicate_nested_key(tmp_path, doc):
     return write(tmp_path / "dup2.yaml", text), [], ["dup2.yaml", "duplicate key 'name'"]
 
 
+def nan_learning_rate(tmp_path, doc):
+    text = yaml.safe_dump(doc, sort_keys=False).replace("iterations: 2", "iterations: 2\n      optimizer: {lr: .nan}")
+    return write(tmp_path / "nan.yaml", text), [], ["nan.yaml", "ascent.optimizer.lr'", "expected a finite number"]
+
+
+def zero_width(tmp_path, doc):
+    doc["models"][0]["params"]["width"] = 0
+    path = write(tmp_path / "w0.yaml", doc)
+    return path, [], ["w0.yaml", "key 'models[0].params.width'", "must be at least 1, got 0"]
+
+
+def astronomical_epochs(tmp_path, doc):
+    doc["models"][0]["train"]["epochs"] = 10**23
+    path = write(tmp_path / "e.yaml", doc)
+    return path, [], ["e.yaml", "key 'models[0].train.epochs'", "magnitude at most 2**31 - 1"]
+
+
+def class_out_of_range(tmp_path, doc):
+    doc["datasets"][0]["split"]["forget_classes"] = [10]
+    path = write(tmp_path / "c.yaml", doc)
+    return path, [], ["c.yaml", "split.forget_classes'", "class 10 does not exist: fashion-mnist has classes 0 to 9"]
+
+
+def negative_seed(tmp_path, doc):
+    path = write(tmp_path / "seed.yaml", {**doc, "seeds": [0, -1]})
+    return path, [], ["seed.yaml", "key 'seeds'", "distinct integers ≥ 0 (got seeds = [0, -1])"]
+
+
+def random_bytes_checkpoint(tmp_path, doc):
+    (tmp_path / "model.pt").write_bytes(bytes(range(256)) * 8)
+    doc["models"][0]["checkpoint"] = str(tmp_path / "model.pt")
+    path = write(tmp_path / "ck.yaml", doc)
+    return path, [], ["ck.yaml", "key 'models[0].checkpoint'", "not a tensor checkpoint", "weights_only=True"]
+
+
+def cross_field_check_set_on_the_command_line(tmp_path, doc):
+    path = write(tmp_path / "good.yaml", doc)
+    lr = ["--set", "methods.realistic-i2i.params.ascent.optimizer.lr=-1"]
+    return path, lr, ["--set: key 'methods[1].params.ascent.optimizer.lr'", "lr must be positive (got lr = -1)"]
+
+
 BAD = [
+    nan_learning_rate,
+    zero_width,
+    astronomical_epochs,
+    class_out_of_range,
+    negative_seed,
+    random_bytes_checkpoint,
+    cross_field_check_set_on_the_command_line,
     latin1_text,
     truncated_character,
     utf16_file,

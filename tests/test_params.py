@@ -293,12 +293,12 @@ def test_dict_keys_are_checked():
 # ------------------------------------------------------------------------------------------- __post_init__
 
 
-def test_post_init_value_error_becomes_a_config_error_at_the_dataclass():
+def test_post_init_value_error_becomes_a_config_error_at_the_value_it_names():
     err = error_of(Doc, two_methods({"optimizer": {"lr": -1}}))
     assert isinstance(err, ConfigError)
-    assert err.key == "methods[1].params.ascent.optimizer"
+    assert err.key == "methods[1].params.ascent.optimizer.lr"
     assert err.file == FILE
-    assert err.message == "lr must be positive"
+    assert err.message == "lr must be positive (got lr = -1)"
     assert err.__cause__ is None and err.__suppress_context__  # raised `from None`: no chained traceback
 
 
