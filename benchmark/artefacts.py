@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .paths import atomic_write_bytes
+from .paths import atomic_write_bytes, read_stored
 
 
 class ArtefactStore:
@@ -31,9 +31,14 @@ class ArtefactStore:
         torch.save({"state_dict": model.state_dict(), "meta": meta}, buffer)
         atomic_write_bytes(self.path(kind, key), buffer.getvalue())
 
-    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        payload = torch.load(self.path(kind, key), map_location="cpu", weights_only=True)
-        return payload["state_dict"], payload["meta"]
+    def load(self, kind: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The stored model and its metadata; None when absent, or damaged (then set aside to be rebuilt)."""
+
+        def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return payload["state_dict"], payload["meta"]
+
+        return read_stored(self.path(kind, key), read, f"cached {kind} model", set_aside=True)
 
 
 def load_checkpoint(path: str) -> dict[str, torch.Tensor]:

@@ -24,6 +24,25 @@ def _suites_dir(name: str) -> Path | None:
     return Path(name) if Path(name).is_dir() else None
 
 
+def _check_output_folder(path: Path, option: str) -> None:
+    """Refuse, before any work, a folder that cannot be written: an existing file, or a folder (or its nearest
+    existing parent) that this user may not write."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == path else f"would be inside {existing}, which is"
+        raise UserError(f"{option} {path}: {what} a file, not a folder; name a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" (its nearest existing parent {existing})"
+        raise UserError(f"{option} {path}: the folder{where} is not writable; name a folder you can write")
+
+
+def _check_result_store(path: Path) -> None:
+    if not path.is_dir():
+        raise UserError(f"--results {path}: no such folder (expected a result store written by `unlearn-bench run`)")
+
+
 def _suite_shape(suite) -> str:
     sizes = [len(suite.datasets), len(suite.tasks), len(suite.models), len(suite.methods), len(suite.doc.seeds)]
     names = ["dataset", "task", "model", "method", "seed"]
@@ -91,12 +110,18 @@ def cmd_run(args) -> int:
     from .artefacts import ArtefactStore
     from .environment import pick_device
     from .leaderboard import write_leaderboards
-    from .paths import cache_dir
+    from .paths import CACHE_ENV, cache_dir
     from .results import ResultStore
     from .runner import Runner
     from .suite import load_suite
 
     suite = load_suite(args.suite, args.set)
+    cache = args.cache or cache_dir() / "artefacts"
+    outputs = [(args.results, "--results"), (cache, "--cache" if args.cache else f"the cache ({CACHE_ENV})")]
+    if not args.no_leaderboard:
+        outputs.append((args.leaderboard or args.results / "leaderboard", "--leaderboard"))
+    for folder, option in outputs:  # before any work: a run that cannot write its results must not start
+        _check_output_folder(Path(folder), option)
     executor = _executor(args)
     if executor.name != "local" and args.device:
         raise UserError(
@@ -105,7 +130,7 @@ def cmd_run(args) -> int:
         )
     device = pick_device(args.device)
     results = ResultStore(args.results)
-    artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
+    artefacts = ArtefactStore(cache)
     runner = Runner(suite, results, artefacts, device, show_progress=not args.quiet, executor=executor)
     todo = runner.pending(args.force, args.retry_failed)
     where = device if executor.name == "local" else f"the {executor.name} executor"
@@ -225,6 +250,9 @@ def cmd_leaderboard(args) -> int:
     from .leaderboard import write_leaderboards
     from .results import ResultStore
 
+    _check_result_store(args.results)
+    if not args.check:
+        _check_output_folder(args.out, "--out")
     store = ResultStore(args.results)
     try:
         changed, unchanged = write_leaderboards(

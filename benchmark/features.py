@@ -21,7 +21,7 @@ import torch
 
 from .component import Component
 from .errors import CellFailed
-from .paths import atomic_write_bytes, cache_dir
+from .paths import atomic_write_bytes, cache_dir, read_stored
 
 DOWNLOAD_ENV = "UNLEARN_BENCH_DOWNLOAD_WEIGHTS"
 
@@ -218,10 +218,13 @@ class FeatureCache:
         return self.root / "features" / key[:2] / f"{key}.pt"
 
     def get(self, key: str) -> dict[str, torch.Tensor] | None:
-        path = self.path(key)
-        if not path.is_file():
-            return None
-        return torch.load(path, map_location="cpu", weights_only=True)
+        """Cached features; None when absent, or damaged (then set aside to be recomputed)."""
+        return read_stored(
+            self.path(key),
+            lambda p: torch.load(p, map_location="cpu", weights_only=True),
+            "cached features",
+            set_aside=True,
+        )
 
     def put(self, key: str, features: dict[str, torch.Tensor]) -> None:
         buffer = io.BytesIO()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 CACHE_ENV = "UNLEARN_BENCH_CACHE"
 
@@ -25,3 +30,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def read_stored(path: Path, load: Callable[[Path], T], what: str, *, set_aside: bool) -> T | None:
+    """``load(path)``, or None when the file is absent or cannot be read whole. Every stored file is written
+    atomically, so a file that fails to load was truncated or corrupted outside unlearn-bench: it is reported once on
+    stderr with its path and the reason and, with ``set_aside``, renamed to ``NAME.corrupt`` so that the work that
+    made it is redone instead of the file being read as valid (read-only commands leave it in place)."""
+    if not path.is_file():
+        return None
+    try:
+        return load(path)
+    except Exception as exc:  # noqa: BLE001 - whatever the damage, the file is not usable
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        action = ""
+        if set_aside:
+            aside = path.with_name(path.name + ".corrupt")
+            os.replace(path, aside)
+            action = f"; moved to {aside.name}, it will be recomputed"
+        print(f"warning: {what} {path} cannot be read ({reason}){action}", file=sys.stderr, flush=True)
+        return None

@@ -18,9 +18,40 @@ from typing import Any
 
 import torch
 
-from .paths import atomic_write_bytes
+from .errors import UserError
+from .paths import atomic_write_bytes, read_stored
 
 MANIFEST = "suite.json"
+ROW_SCHEMA = 1
+STATUSES = ("ok", "failed")
+
+
+def check_row(row: Any) -> None:
+    """Raise ValueError unless ``row`` has the shape every reader relies on (schema :data:`ROW_SCHEMA`): the cell's
+    id and key, its seed, its status, and metric entries with a metric id, a split and a value."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a result row is a JSON object, not {type(row).__name__}")
+    if row.get("schema") != ROW_SCHEMA:
+        raise ValueError(f"schema {row.get('schema')!r}, expected {ROW_SCHEMA}")
+    cell = row.get("cell")
+    if not isinstance(cell, dict) or not all(isinstance(cell.get(k), str) for k in ("id", "key")):
+        raise ValueError("'cell' needs string 'id' and 'key'")
+    if not isinstance(cell.get("axes"), dict):
+        raise ValueError("'cell.axes' must be an object")
+    if not isinstance(row.get("seed"), int) or row.get("status") not in STATUSES:
+        raise ValueError(f"'seed' must be an integer and 'status' one of {', '.join(STATUSES)}")
+    metrics = row.get("metrics")
+    if not isinstance(metrics, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("metric"), str) and isinstance(m.get("split"), str) and "value" in m
+        for m in metrics
+    ):
+        raise ValueError("'metrics' must be a list of objects with 'metric', 'split' and 'value'")
+
+
+def _load_row(path: Path) -> dict[str, Any]:
+    row = json.loads(path.read_text())
+    check_row(row)
+    return row
 
 
 def dump(value: Any) -> bytes:
@@ -48,16 +79,24 @@ class ResultStore:
 
     def manifest(self, suite: str) -> dict[str, Any] | None:
         path = self.suite_dir(suite) / MANIFEST
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, OSError) as exc:
+            raise UserError(
+                f"{path}: the suite's manifest cannot be read ({exc}); rerun the suite to rewrite it"
+            ) from None
 
     def row_path(self, suite: str, cell_id: str) -> Path:
         return self.suite_dir(suite) / "cells" / f"{cell_id}.json"
 
     def read(self, suite: str, cell_id: str) -> dict[str, Any] | None:
-        path = self.row_path(suite, cell_id)
-        return json.loads(path.read_text()) if path.is_file() else None
+        """The cell's row; a damaged one is set aside (and its cell rerun)."""
+        return read_stored(self.row_path(suite, cell_id), _load_row, "result row", set_aside=True)
 
     def write(self, suite: str, row: dict[str, Any]) -> None:
+        check_row(row)  # an executor (built-in or not) that assembles a bad row fails here, not in the leaderboard
         atomic_write_bytes(self.row_path(suite, row["cell"]["id"]), dump(row))
 
     def samples_path(self, suite: str, cell_id: str) -> Path:
@@ -76,9 +115,12 @@ class ResultStore:
         atomic_write_bytes(self.log_path(suite, name), text.encode())
 
     def samples(self, suite: str, cell_id: str) -> dict[str, torch.Tensor] | None:
-        path = self.samples_path(suite, cell_id)
-        return torch.load(path, weights_only=True) if path.is_file() else None
+        return read_stored(
+            self.samples_path(suite, cell_id), lambda p: torch.load(p, weights_only=True), "samples", set_aside=False
+        )
 
     def rows(self, suite: str) -> list[dict[str, Any]]:
+        """Every readable row of the suite (a damaged one is reported and left out: its cell shows as not run)."""
         folder = self.suite_dir(suite) / "cells"
-        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return [row for path in paths if (row := read_stored(path, _load_row, "result row", set_aside=False))]

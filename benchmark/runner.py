@@ -34,11 +34,10 @@ from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .plan import Cell, expand
 from .progress import progress
-from .results import ResultStore
+from .results import ROW_SCHEMA, ResultStore
 from .splits import Split, make_split
 from .suite import Resolved, Suite, stable_hash
 
-ROW_SCHEMA = 1
 SAMPLES = 6  # images per evaluation split kept for output grids
 
 
@@ -380,8 +379,9 @@ class Runner:
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
-        if self.artefacts.exists(kind, key):
-            state, meta = self.artefacts.load(kind, key)
+        stored = self.artefacts.load(kind, key)
+        if stored is not None:
+            state, meta = stored
             model = self.new_model(cell)
             model.load_state_dict(state)
             model.eval()

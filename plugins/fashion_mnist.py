@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -55,11 +56,18 @@ class FashionMNIST(Dataset):
             raise UserError(f"Fashion-MNIST not found under {root} (missing {', '.join(missing)}); expected {LAYOUT}")
 
     def _torchvision_root(self) -> Path:
-        """A folder with FashionMNIST/raw/<uncompressed files>, unpacking .gz files into the cache if needed."""
+        """A folder with FashionMNIST/raw/<uncompressed files>, unpacking .gz files into the cache if needed. The
+        unpacked copy is keyed by the content of its sources, so files unpacked from other (or damaged) sources are
+        never reused for these."""
         root = Path(self.params.root)
         if all((root / "FashionMNIST" / "raw" / name).is_file() for name in FILES):
             return root
-        target = cache_dir() / "datasets" / "fashion-mnist"
+        digest = hashlib.sha256()
+        for name in FILES:
+            with _find(root, name).open("rb") as source:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    digest.update(block)
+        target = cache_dir() / "datasets" / "fashion-mnist" / digest.hexdigest()[:16]
         raw = target / "FashionMNIST" / "raw"
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILES:
@@ -78,9 +86,16 @@ class FashionMNIST(Dataset):
 
         self.check()
         root = Path(self.params.root) if self.params.download else self._torchvision_root()
-        sets = [
-            TorchvisionFashionMNIST(str(root), train=train, download=self.params.download) for train in (True, False)
-        ]
+        try:
+            sets = [
+                TorchvisionFashionMNIST(str(root), train=train, download=self.params.download)
+                for train in (True, False)
+            ]
+        except Exception as exc:  # noqa: BLE001 - torchvision says little (an empty AssertionError for a bad file)
+            raise UserError(
+                f"the Fashion-MNIST files under {self.params.root} cannot be read as IDX files "
+                f"({type(exc).__name__}: {exc or 'no message'}); expected {LAYOUT}"
+            ) from None
         train, test = (InMemoryImages(s.data.unsqueeze(1), s.targets) for s in sets)
         return ImageData(
             train=train,

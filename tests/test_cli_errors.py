@@ -319,6 +319,31 @@ def test_run_with_default_paths_writes_nothing_on_error(tmp_path, doc, capsys):
     assert_nothing_written(tmp_path)  # neither ./results, ./leaderboard nor $UNLEARN_BENCH_CACHE
 
 
+@pytest.mark.parametrize("option", ["--results", "--leaderboard", "--cache", "UNLEARN_BENCH_CACHE"])
+def test_run_refuses_an_output_folder_that_is_a_file_before_any_work(tmp_path, doc, capsys, monkeypatch, option):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    args = run_args(tmp_path, write(tmp_path / "s.yaml", doc))
+    if option.startswith("--"):
+        args[args.index(option) + 1] = blocker / "inside" if option == "--cache" else blocker
+    else:
+        args.remove("--cache"), args.remove(tmp_path / "cache")
+        monkeypatch.setenv(option, str(blocker))
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert_user_error(err, "run", str(blocker), "a file, not a folder")
+    assert blocker.read_text() == "a file where a folder should be"
+    assert_nothing_written(tmp_path)
+
+
+def test_leaderboard_of_a_missing_result_store(tmp_path, capsys):
+    for extra in ([], ["--check"]):
+        code, out, err = cli(capsys, "leaderboard", "--results", tmp_path / "nowhere", "--out", tmp_path / "lb", *extra)
+        assert code == 2 and out == ""
+        assert_user_error(err, "leaderboard", "--results", "nowhere: no such folder")
+    assert_nothing_written(tmp_path)
+
+
 def test_suite_naming_a_plugin_that_is_not_loaded(tmp_path, doc, capsys, monkeypatch):
     monkeypatch.setenv(ALLOW_ENV, "retrain")  # the suite then names plugins that are not loaded
     code, _, err = cli(capsys, "validate", write(tmp_path / "s.yaml", doc))
