@@ -1,9 +1,10 @@
 """Markdown leaderboards, built from the result store and nothing else.
 
 One table per ``leaderboard.tables`` entry of the suite (or one per dataset × task × model when the suite names
-none): methods as rows; metrics × evaluation splits as columns, with an arrow for the better direction; mean ± std
-over the seeds that finished. The paper's reported numbers, when the suite carries them, follow in a table of their
-own, so that they are never mistaken for ours.
+none): methods as rows; metrics × evaluation splits as columns, with an arrow for the better direction; the mean over
+the seeds that finished with its 95 % interval, and marks for what the seeds can tell apart (``stats``). The paper's
+reported numbers, when the suite carries them, follow in a table of their own, so that they are never mistaken for
+ours.
 """
 
 from __future__ import annotations
@@ -20,23 +21,19 @@ from .figures import ascent_curves, embedding_maps, output_grids, same_picture
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
+from .stats import format_mean, holm, paired_p
 from .suite import load_suite, merged_yaml
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
 AXES = ("dataset", "task", "model")
 
 
-ROUNDING = 1e-9  # |value| below this is floating-point rounding of 0 (FID of a model's outputs with themselves)
-
-
-def format_values(values: list[float]) -> str:
-    if not values:
-        return "—"
-    values = [0.0 if abs(v) < ROUNDING else v for v in values]
-    mean = statistics.fmean(values)
-    if len(values) == 1:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {statistics.stdev(values):.2g}"
+REFERENCE_METHODS = ("no-unlearning", "retrain")  # rows that frame a table; the verdict marks rank the others
+LEGEND = (
+    "mean ± half-width of the 95 % t-interval over seeds. **Bold**: the best unlearning method of the column and "
+    "every one not shown to differ from it (paired t-tests over seeds, Holm-corrected, α = 0.05); † on D_F: not shown "
+    "to differ from no unlearning (the method may have done nothing). With 2–3 seeds the tests have little power."
+)
 
 
 def _default_tables(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,28 +91,78 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
     for cell in cells:
         groups[(cell["method"], *(cell[a] for a in varying))].append(cell)
     method_order = [m["id"] for m in manifest["axes"]["method"]]
+    order = sorted(groups, key=lambda g: (method_order.index(g[0]), g[1:]))
+    by_seed: dict[tuple, list[dict[int, float]]] = {}  # group → per column: seed → value
+    plugin: dict[tuple, str | None] = {}  # group → its method's plugin name
     body = []
-    for group in sorted(groups, key=lambda g: (method_order.index(g[0]), g[1:])):
+    for group in order:
         planned = groups[group]
         found = [rows[c["id"]] for c in planned if c["id"] in rows]
         ok = [r for r in found if r["status"] == "ok"]
+        plugin[group] = next((r["config"]["method"]["name"] for r in found if "method" in r.get("config", {})), None)
         for r in found:
             if r["status"] != "ok":
                 footnotes.append(f"`{r['cell']['id']}` failed: {r['error']['type']}: {r['error']['message']}")
         label = " · ".join([labels["method"][group[0]], *(labels[a][v] for a, v in zip(varying, group[1:]))])
         line = [label]
+        by_seed[group] = []
         for metric, split in columns:
             took = [r for r in ok if attack_took(r, metric["id"])]
-            values = [
-                m["value"] for r in took for m in r["metrics"] if m["metric"] == metric["id"] and m["split"] == split
-            ]
-            line.append(format_values(values) + (f" (n={len(took)})" if values and len(took) < len(ok) else ""))
+            seeds = {
+                r["seed"]: m["value"]
+                for r in took
+                for m in r["metrics"]
+                if m["metric"] == metric["id"] and m["split"] == split
+            }
+            by_seed[group].append(seeds)
+            note = f" (n={len(took)})" if seeds and len(took) < len(ok) else ""
+            line.append(format_mean(list(seeds.values())) + note)
         failed = len(found) - len(ok)
         line.append(f"{len(ok)}/{len(planned)}" + (f" ({failed} failed)" if failed else ""))
         body.append(line)
+    for c, (metric, split) in enumerate(columns):
+        for group, (bold, dagger) in _verdicts(order, plugin, [by_seed[g][c] for g in order], metric, split).items():
+            line = body[order.index(group)]
+            line[c + 1] = (f"**{line[c + 1]}**" if bold else line[c + 1]) + (" †" if dagger else "")
+    footnotes.append(LEGEND)
     footnotes += _attack_footnotes(chosen, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     headers = ["Method", *(_column_heading(m, s) for m, s in columns), "Seeds"]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _verdicts(
+    order: list[tuple], plugin: dict[tuple, str | None], values: list[dict[int, float]], metric: dict, split: str
+) -> dict[tuple, tuple[bool, bool]]:
+    """(bold, dagger) per row of one column: bold for the best unlearning method and every one not shown to differ
+    from it; dagger, on D_F, for a method not shown to differ from the row without unlearning. Rows are compared
+    within the same values of the table's varying axes (e.g. per hole size)."""
+    direction = better(metric, split)
+    target = float(direction[2:]) if direction.startswith("→") else None
+
+    def loss(seeds: dict[int, float]) -> dict[int, float]:  # lower is better
+        if target is not None:
+            return {s: abs(v - target) for s, v in seeds.items()}
+        return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
+
+    marks: dict[tuple, tuple[bool, bool]] = {}
+    for context in dict.fromkeys(g[1:] for g in order):
+        rows = {g: loss(v) for g, v in zip(order, values) if g[1:] == context and v}
+        contenders = {g: v for g, v in rows.items() if plugin[g] not in REFERENCE_METHODS}
+        if not contenders:
+            continue
+        best = min(contenders, key=lambda g: statistics.fmean(contenders[g].values()))
+        tested = {g: paired_p(v, contenders[best]) for g, v in contenders.items() if g != best}
+        worse = holm({g: p for g, p in tested.items() if p is not None})
+        start = next((g for g in rows if plugin[g] == "no-unlearning"), None)
+        same_as_start: dict[tuple, bool] = {}
+        if split == "forget" and start is not None:
+            tests = {g: paired_p(v, rows[start]) for g, v in contenders.items()}
+            differs = holm({g: p for g, p in tests.items() if p is not None})
+            same_as_start = {g: not differs[g] for g in differs}
+        for g in contenders:
+            bold = g == best or (tested.get(g) is not None and not worse[g])
+            marks[g] = (bold, same_as_start.get(g, False))
+    return marks
 
 
 def attack_took(row: dict[str, Any], metric_id: str) -> bool:
@@ -193,8 +240,8 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
         f"Suite `{manifest['file']}` (hash `{manifest['hash'][:12]}`), seeds {manifest['seeds']}. "
         f"{len(rows)} of {len(planned)} cells have results. "
         "↑ higher is better, ↓ lower is better; D_R = retain set, D_F = forget set, D_U = unseen classes; "
-        "values are mean ± standard deviation over seeds; metrics compare with the ground truth unless a column "
-        "says 'vs' another model's outputs.",
+        "values are the mean over seeds ± the half-width of its 95 % t-interval; metrics compare with the ground "
+        "truth unless a column says 'vs' another model's outputs.",
         "",
     ]
     for table in manifest["tables"] or _default_tables(manifest):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
-
 import torch
 from unlearn_bench.cli import main
-from unlearn_bench.leaderboard import format_values, render
+from unlearn_bench.leaderboard import render
 from unlearn_bench.results import ResultStore
+from unlearn_bench.stats import format_mean
 
 PAPER = """
 leaderboard:
@@ -40,13 +39,6 @@ def run(tiny, tmp_path, extra=PAPER, *args):
     return path, code
 
 
-def test_format_values():
-    assert format_values([]) == "—"
-    assert format_values([1.23456]) == "1.235"
-    assert format_values([1.0, 2.0]) == f"1.5 ± {statistics.stdev([1.0, 2.0]):.2g}"
-    assert format_values([1.9e-14, -5.7e-14, 0.0]) == "0 ± 0"  # rounding noise around 0 (FID of identical sets)
-
-
 def test_leaderboard_from_a_run(tiny, tmp_path):
     _, code = run(tiny, tmp_path)
     assert code == 0
@@ -63,7 +55,7 @@ def test_leaderboard_from_a_run(tiny, tmp_path):
     ]
     assert len(values) == 2
     line = next(line for line in text.splitlines() if line.startswith("| Realistic-I2I"))
-    assert format_values(values) in line and line.rstrip().endswith("2/2     |")
+    assert format_mean(values) in line and line.rstrip().endswith("2/2     |")
     assert "| Method" in text and "PSNR ↑ D_R" in text and "PSNR ↑ D_F" in text and "MSE" not in text
     assert "**Reported in Some et al. 2025, Table 9**" in text and "| Realistic-I2I | 1.5       | —" in text
     figures = ["tiny-outputs-tiny-hole-ae.png", "tiny-ascent-tiny-hole-ae.png"]

@@ -1,0 +1,56 @@
+"""Intervals, paired tests and the leaderboard's verdict marks, on synthetic values built to differ or not."""
+
+from __future__ import annotations
+
+import pytest
+from scipy import stats
+from unlearn_bench.leaderboard import _verdicts
+from unlearn_bench.stats import format_mean, half_width, holm, paired_p
+
+
+def test_interval_and_rounding():
+    assert format_mean([]) == "—"
+    assert format_mean([1.23456]) == "1.235"
+    assert half_width([1.0, 2.0]) == pytest.approx(stats.t.ppf(0.975, 1) * 0.5)  # sd 0.707 / sqrt(2)
+    assert format_mean([1.0, 2.0]) == "1.5 ± 6.4"
+    assert format_mean([15.51, 15.5108, 15.5104]) == "15.51040 ± 0.00099"  # two figures of h set the decimals
+    assert format_mean([1.9e-14, -5.7e-14, 0.0]) == "0 ± 0"  # rounding noise around 0 (FID of identical sets)
+
+
+def test_paired_test_and_holm():
+    a = {seed: 10.0 + 0.1 * (seed % 3) for seed in range(6)}
+    assert paired_p(a, a) == 1.0
+    assert paired_p(a, {s: v + 1 for s, v in a.items()}) == 0.0  # a constant shift, no spread
+    noisy = {s: v + 0.3 * (-1) ** s for s, v in a.items()}
+    assert paired_p(a, noisy) > 0.05  # differences of both signs
+    assert paired_p(a, {s: v + 1 + 0.1 * (-1) ** s for s, v in a.items()}) < 1e-4
+    assert paired_p({0: 1.0}, {0: 2.0}) is None  # one shared seed: nothing to test
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": True, "c": False, "b": False}  # 0.03 > 0.05 / 2
+
+
+def column(values: dict[str, dict[int, float]], split="forget", higher=False, target=None):
+    order = [(name,) for name in values]
+    plugin = {(name,): name for name in values}
+    metric = {"higher_is_better": None if target else higher, "target": target, "reference": None}
+    return _verdicts(order, plugin, [values[name] for name in values], metric, split)
+
+
+def test_marks_flip_with_the_data():
+    seeds = range(5)
+    start = {s: 50.0 + s for s in seeds}
+    clear = {
+        "no-unlearning": start,
+        "good": {s: 20.0 + s for s in seeds},
+        "bad": {s: 40.0 + s + 0.5 * (s % 2) for s in seeds},
+    }
+    marks = column(clear)
+    assert marks[("good",)] == (True, False) and marks[("bad",)] == (False, False)  # bad is shown worse; both moved
+    assert ("no-unlearning",) not in marks  # reference rows are not ranked
+    tied = {**clear, "bad": {s: 20.0 + s + (-1) ** s for s in seeds}}
+    assert column(tied)[("bad",)][0] is True  # not shown to differ from the best: bold too
+    idle = {**clear, "bad": {s: v + 0.5 * (-1) ** s for s, v in start.items()}}
+    assert column(idle)[("bad",)] == (False, True)  # on D_F, indistinguishable from doing nothing
+    assert column(idle, split="retain")[("bad",)][1] is False  # the dagger is for the forget set only
+    assert column(clear, higher=True)[("bad",)][0] is True  # ↑: now 'bad' has the higher values and is best
+    near = {"a": {s: 0.52 for s in seeds}, "b": {s: 0.9 for s in seeds}}
+    assert column(near, target=0.5) == {("a",): (True, False), ("b",): (False, False)}  # → 0.5: closest wins
