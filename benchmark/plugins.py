@@ -122,7 +122,11 @@ class Plugins:
             raise PluginError(f"plugin '{name}' could not be registered: {exc}") from None
         self.distributions[name] = (distribution, version)
         self._registries = None
-        self._check_hook_names()
+        try:
+            self._check_hook_names()
+        except PluginError:
+            self.unregister(name)  # so that a later registration is not blamed for this plugin's typo
+            raise
 
     def _check_hook_names(self) -> None:
         """A misspelled hook is an error, not a hook that is silently never called."""

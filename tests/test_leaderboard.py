@@ -1,4 +1,4 @@
-"""Leaderboards: built from results alone, with mean ± std, failures, paper numbers and staleness checks."""
+"""Leaderboards: built from results alone, with means and intervals, failures, paper numbers and staleness checks."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_leaderboard_from_a_run(tiny, tmp_path):
     text = (tmp_path / "lb" / "tiny.md").read_text()
     store = ResultStore(tmp_path / "results")
     rows = store.rows("tiny")
-    # The Realistic-I2I row shows the mean ± std of PSNR on D_F over both seeds, from the stored rows.
+    # The Realistic-I2I row shows the mean and interval of PSNR on D_F over both seeds, from the stored rows.
     values = [
         m["value"]
         for r in rows

@@ -591,3 +591,12 @@ def test_misspelled_hook_registered_on_a_loaded_manager():
 
     with pytest.raises(PluginError, match="unknown hook 'register_method'"):
         plugins.register(Misspelled(), "late-typo")
+    assert not plugins.manager.has_plugin("late-typo")  # not left behind to be blamed on the next registration
+
+    class Spelled:
+        @unlearn_bench.hookimpl
+        def register_methods(self, register):
+            register(Shout)
+
+    plugins.register(Spelled(), "after-the-typo")
+    assert plugins.registry("method").get("shout") is Shout
