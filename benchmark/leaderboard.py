@@ -21,7 +21,7 @@ from .figures import ascent_curves, embedding_maps, output_grids, same_picture
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
-from .stats import format_mean, holm, paired_p
+from .stats import format_mean, holm, kendall_tau, paired_p
 from .suite import load_suite, merged_yaml
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
@@ -196,6 +196,65 @@ def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str],
     return notes
 
 
+def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[str]:
+    """The paper's ranking of the mapped methods against ours, per compared column: both orders, Kendall's τ-b, and
+    which of our pairwise orders the seeds support (paired t-tests, Holm over the pairs of the column)."""
+    paper = table["paper"]
+    if not paper.get("ranks"):
+        return []
+    metrics = {m["id"]: m for m in manifest["metrics"]}
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    cells = [c for c in manifest["cells"] if all(c[axis] == v for axis, v in table["where"].items())]
+    out = ["**Ranking against the paper** (best first; ours by the mean over seeds):", ""]
+    for column, ours in paper["ranks"].items():
+        metric_id, split = ours.split(" ")
+        metric = metrics[metric_id]
+        direction = better(metric, split)
+        target = float(direction[2:]) if direction.startswith("→") else None
+        goodness: dict[str, tuple[float, dict[int, float]]] = {}  # paper row → (paper goodness, our seed values)
+        for row_label, method in paper["methods"].items():
+            value = paper["rows"][row_label][paper["columns"].index(column)]
+            seeds = {
+                rows[c["id"]]["seed"]: m["value"]
+                for c in cells
+                if c["method"] == method and c["id"] in rows and rows[c["id"]]["status"] == "ok"
+                if attack_took(rows[c["id"]], metric_id)
+                for m in rows[c["id"]]["metrics"]
+                if m["metric"] == metric_id and m["split"] == split
+            }
+            if value is not None and seeds:
+                sign = 1 if "↑" in column else -1
+                ours_good = {
+                    s: (-abs(v - target) if target is not None else v if direction == "↑" else -v)
+                    for s, v in seeds.items()
+                }
+                goodness[row_label] = (sign * value, ours_good)
+        if len(goodness) < 3:
+            out.append(f"- {column}: fewer than three mapped methods have numbers in both; not compared.")
+            continue
+        names = list(goodness)
+        theirs = sorted(names, key=lambda n: -goodness[n][0])
+        mine = sorted(names, key=lambda n: -statistics.fmean(goodness[n][1].values()))
+        tau = kendall_tau([goodness[n][0] for n in names], [statistics.fmean(goodness[n][1].values()) for n in names])
+        pairs = {(a, b): paired_p(goodness[a][1], goodness[b][1]) for i, a in enumerate(names) for b in names[i + 1 :]}
+        significant = holm({pair: p for pair, p in pairs.items() if p is not None})
+        ordered = [pair for pair, yes in significant.items() if yes]
+        agree = sum(
+            (goodness[a][0] > goodness[b][0])
+            == (statistics.fmean(goodness[a][1].values()) > statistics.fmean(goodness[b][1].values()))
+            for a, b in ordered
+        )
+        heading = _column_heading(metric, split)
+        out.append(
+            f"- {column} (ours: {heading}): paper {' > '.join(theirs)}; ours "
+            f"{' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
+            f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant"
+            + (f", {agree} of them as in the paper." if ordered else ".")
+        )
+    mapping = ", ".join(f"{row} = {labels.get(method, method)}" for row, method in paper["methods"].items())
+    return out + ["", f"Paper rows mapped to ours: {mapping}. Pairs: paired t-tests over seeds, Holm-corrected.", ""]
+
+
 def _render_paper(paper: dict) -> str:
     body = [[label, *("—" if v is None else f"{v:g}" for v in values)] for label, values in paper["rows"].items()]
     return tabulate(body, headers=["Method", *paper["columns"]], tablefmt="github", disable_numparse=True)
@@ -257,6 +316,7 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             if paper.get("note"):
                 out += [paper["note"].strip(), ""]
             out += [_render_paper(paper), ""]
+            out += _render_ranks(table, manifest, rows)
     sections = [  # (file-name marker, heading, what the figures show)
         (
             "-outputs-",

@@ -65,3 +65,9 @@ def holm(pvalues: Mapping[Hashable, float]) -> dict[Hashable, bool]:
         stopped = stopped or p > ALPHA / (len(ordered) - rank)
         rejected[key] = not stopped
     return rejected
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> str:
+    """Kendall's τ-b between two scorings of the same items, formatted; 'undefined' when one of them is all ties."""
+    tau = stats.kendalltau(a, b).statistic
+    return "undefined" if math.isnan(tau) else f"{tau:.2f}"

@@ -80,6 +80,11 @@ class PaperTable:
     columns: list[str]
     rows: dict[str, list[float | None]]
     note: str | None = None
+    methods: dict[str, str] | None = added_field(help="paper row → our method id, for comparing rankings (see ranks)")
+    ranks: dict[str, str] | None = added_field(
+        help="paper column → our column as '<metric id> <split>': the leaderboard compares the paper's ranking of "
+        "the mapped methods with ours (Kendall τ, and which of our pairwise orders are significant)"
+    )
 
     def __post_init__(self):
         for label, values in self.rows.items():
@@ -554,6 +559,30 @@ def _check_tables(suite: Suite, root: Where) -> None:
                 )
         if "unseen" in table.splits and not has_unseen:
             raise (where / "splits").error("'unseen' needs unseen_classes in a dataset's split")
+        if table.paper is not None:
+            _check_ranks(table, table.metrics or metric_ids, ids["method"], where / "paper")
+
+
+def _check_ranks(table: TableConfig, metrics: list[str], methods: list[str], where: Where) -> None:
+    paper = table.paper
+    for row, method in (paper.methods or {}).items():
+        if row not in paper.rows:
+            raise (where / "methods" / row).error(f"the paper has no row '{row}'{did_you_mean(row, paper.rows)}")
+        if method not in methods:
+            raise (where / "methods" / row).error(f"no method has id '{method}'{did_you_mean(method, methods)}")
+    if paper.ranks and not paper.methods:
+        raise (where / "ranks").error("comparing rankings needs 'methods': which paper row is which of our methods")
+    for column, ours in (paper.ranks or {}).items():
+        if column not in paper.columns:
+            raise (where / "ranks" / column).error(
+                f"the paper has no column '{column}'{did_you_mean(column, paper.columns)}"
+            )
+        metric, _, split = ours.partition(" ")
+        if metric not in metrics or split not in table.splits:
+            raise (where / "ranks" / column).error(
+                f"expected '<metric id> <split>' with a metric of this table ({', '.join(metrics)}) and one of its "
+                f"splits ({', '.join(table.splits)}), got '{ours}'"
+            )
 
 
 def _check_classes(suite: Suite, root: Where) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 from unlearn_bench.cli import main
 from unlearn_bench.leaderboard import render
@@ -235,3 +237,52 @@ def test_a_run_never_writes_the_published_folder(tiny, tmp_path, monkeypatch):
     assert list((tmp_path / "leaderboard").iterdir()) == []
     assert main(["leaderboard", "--results", "res", "--out", "leaderboard"]) == 0  # publishing is explicit
     assert (tmp_path / "leaderboard" / "tiny.md").read_bytes() == (tmp_path / "res/leaderboard/tiny.md").read_bytes()
+
+
+RANKED = """
+leaderboard:
+  tables:
+    - id: main
+      metrics: [psnr]
+      paper:
+        source: Some et al. 2025, Table 9
+        columns: [PSNR ↑ D_F, PSNR ↑ D_R]
+        rows: {A: [3.0, 1.0], B: [2.0, 2.0], C: [1.0, null]}
+        methods: {A: none, B: retrain, C: realistic-i2i}
+        ranks: {PSNR ↑ D_F: psnr forget, PSNR ↑ D_R: psnr retain}
+"""
+
+
+def test_the_paper_ranking_is_compared_with_ours(tiny, tmp_path):
+    from scipy import stats
+
+    assert run(tiny, tmp_path, RANKED)[1] == 0
+    store = ResultStore(tmp_path / "results")
+
+    def mean_psnr(method: str) -> float:
+        return statistics.fmean(
+            m["value"]
+            for r in store.rows("tiny")
+            if r["cell"]["axes"]["method"] == method
+            for m in r["metrics"]
+            if m["metric"] == "psnr" and m["split"] == "forget"
+        )
+
+    means = {"A": mean_psnr("none"), "B": mean_psnr("retrain"), "C": mean_psnr("realistic-i2i")}
+    ours = " > ".join(sorted(means, key=lambda name: -means[name]))
+    tau = stats.kendalltau([3.0, 2.0, 1.0], [means[name] for name in "ABC"]).statistic
+    text = (tmp_path / "lb" / "tiny.md").read_text()
+    assert f"- PSNR ↑ D_F (ours: PSNR ↑ D_F): paper A > B > C; ours {ours}. Kendall τ = {tau:.2f} over 3" in text
+    assert "- PSNR ↑ D_R: fewer than three mapped methods have numbers in both; not compared." in text  # C is null
+    assert "Paper rows mapped to ours: A = none, B = retrain, C = Realistic-I2I." in text
+
+
+def test_a_ranking_names_paper_columns_and_our_columns(tiny, tmp_path, capsys):
+    for old, new, message in [
+        ("PSNR ↑ D_F: psnr forget", "PSNR ↑ D_X: psnr forget", "the paper has no column 'PSNR ↑ D_X'"),
+        ("PSNR ↑ D_F: psnr forget", "PSNR ↑ D_F: psnr unseen", "expected '<metric id> <split>'"),
+        ("C: realistic-i2i}", "C: realistic}", "no method has id 'realistic'"),
+    ]:
+        path = tiny.write_suite(tmp_path, RANKED.replace(old, new))
+        assert main(["validate", str(path)]) == 2
+        assert message in capsys.readouterr().err
