@@ -82,3 +82,15 @@ def frozen_copy(model: I2IModel) -> I2IModel:
     for p in clone.parameters():
         p.requires_grad_(False)
     return clone
+
+
+def sincos_grid(width: int, rows: int, cols: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings (rows·cols, width), as MAE uses."""
+    quarter = width // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    y, x = torch.meshgrid(
+        torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64), indexing="ij"
+    )
+    parts = [f(c.flatten()[:, None] * omega[None]) for c in (y, x) for f in (torch.sin, torch.cos)]
+    embedding = torch.cat(parts, dim=1)
+    return nn.functional.pad(embedding, (0, width - embedding.shape[1])).float()

@@ -29,7 +29,7 @@ import unlearn_bench
 from unlearn_bench.attacks import Attack, AuditReport, Measure
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.params import added_field
-from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
+from unlearn_bench.unlearning import WeightedJointConfig, optimize_jointly
 
 
 @dataclasses.dataclass(frozen=True)

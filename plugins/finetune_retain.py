@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.realistic_i2i import RetainConfig, retain
+from unlearn_bench.unlearning import RetainConfig, retain
 
 
 class FinetuneRetain(Method):

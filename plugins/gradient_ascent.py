@@ -6,7 +6,7 @@ import dataclasses
 
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.realistic_i2i import AscentConfig, decouple
+from unlearn_bench.unlearning import AscentConfig, decouple
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ import unlearn_bench
 from torch.nn.functional import mse_loss
 from unlearn_bench.methods import Method
 from unlearn_bench.training import OptimizerConfig
-from unlearn_bench_plugins.joint import JointConfig, noise_like, optimize_jointly
+from unlearn_bench.unlearning import JointConfig, noise_like, optimize_jointly
 
 
 @dataclasses.dataclass(frozen=True)

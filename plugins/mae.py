@@ -15,7 +15,7 @@ import unlearn_bench
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
-from unlearn_bench.models import I2IModel
+from unlearn_bench.models import I2IModel, sincos_grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,18 +28,6 @@ class Params:
     heads: int = dataclasses.field(default=4, metadata={"min": 1})
     decoder_width: int = dataclasses.field(default=64, metadata={"min": 1})
     decoder_depth: int = dataclasses.field(default=2, metadata={"min": 1})
-
-
-def sincos_grid(width: int, rows: int, cols: int) -> torch.Tensor:
-    """Fixed 2-D sine-cosine position embeddings (rows·cols, width), as MAE uses."""
-    quarter = width // 4
-    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-    y, x = torch.meshgrid(
-        torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64), indexing="ij"
-    )
-    parts = [f(c.flatten()[:, None] * omega[None]) for c in (y, x) for f in (torch.sin, torch.cos)]
-    embedding = torch.cat(parts, dim=1)
-    return nn.functional.pad(embedding, (0, width - embedding.shape[1])).float()
 
 
 class MaskedAutoencoder(I2IModel):

@@ -24,7 +24,7 @@ import dataclasses
 import torch
 import unlearn_bench
 from unlearn_bench.attacks import Attack, AuditReport, Measure
-from unlearn_bench_plugins.pixel_metrics import masked_squared_error
+from unlearn_bench.unlearning import masked_squared_error
 
 FALSE_POSITIVE_RATE = 0.01
 

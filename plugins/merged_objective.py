@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unlearn_bench
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
+from unlearn_bench.unlearning import WeightedJointConfig, optimize_jointly
 
 
 class MergedObjective(Method):

@@ -13,7 +13,7 @@ import torch
 import unlearn_bench
 from unlearn_bench.data import Batch
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import WeightedJointConfig, noise_like, optimize_jointly
+from unlearn_bench.unlearning import WeightedJointConfig, noise_like, optimize_jointly
 
 
 class NoisyLabel(Method):

@@ -5,13 +5,7 @@ from __future__ import annotations
 import torch
 import unlearn_bench
 from unlearn_bench.metrics import Metric
-
-
-def masked_squared_error(outputs, reference, mask):
-    """Per image: (sum of squared errors over the hole, number of hole values)."""
-    weight = mask.expand_as(outputs)
-    errors = ((outputs - reference) ** 2 * weight).flatten(1).sum(1)
-    return errors, weight.flatten(1).sum(1)
+from unlearn_bench.unlearning import masked_squared_error
 
 
 class MaskedMSE(Metric):

@@ -6,7 +6,7 @@ import torch
 import unlearn_bench
 from unlearn_bench.data import Batch
 from unlearn_bench.methods import Method
-from unlearn_bench_plugins.joint import WeightedJointConfig, optimize_jointly
+from unlearn_bench.unlearning import WeightedJointConfig, optimize_jointly
 
 
 class RandomEncoder(Method):

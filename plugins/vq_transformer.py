@@ -21,8 +21,7 @@ import unlearn_bench
 from diffusers import VQModel
 from timm.models.vision_transformer import Block
 from torch import nn
-from unlearn_bench.models import I2IModel
-from unlearn_bench_plugins.mae import sincos_grid
+from unlearn_bench.models import I2IModel, sincos_grid
 
 
 @dataclasses.dataclass(frozen=True)

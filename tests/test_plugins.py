@@ -600,3 +600,22 @@ def test_misspelled_hook_registered_on_a_loaded_manager():
 
     plugins.register(Spelled(), "after-the-typo")
     assert plugins.registry("method").get("shout") is Shout
+
+
+def test_built_in_plugins_use_only_the_public_api():
+    """A built-in plugin imports the harness (``unlearn_bench``), never another plugin module: what a method author
+    needs is public, and a third party gets the same footing as the built-ins."""
+    import ast
+
+    folder = Path(__file__).parent.parent / "plugins"
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = ["." * node.level + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(("unlearn_bench_plugins", "."))]
+    assert offenders == []
