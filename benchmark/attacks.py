@@ -55,6 +55,13 @@ class Attack(Component):
     """
 
     measures: ClassVar[dict[str, Measure]] = {}
+    # An audit that only makes sense after a given attack (e.g. relearning the backdoor) names it here; validation
+    # refuses a suite without it and calls ``check_with_attack`` with both parameter sets.
+    needs_attack: ClassVar[str | None] = None
+
+    @classmethod
+    def check_with_attack(cls, params: Any, attack_params: Any, where: Any) -> None:
+        """Check this audit's parameters against the suite's attack's (raise ``where.error(...)``)."""
 
     def poison(self, images: torch.Tensor) -> torch.Tensor:
         return images

@@ -497,6 +497,14 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
 
 
 def _check_references(suite: Suite, root: Where) -> None:
+    for i, audit in enumerate(suite.audits):
+        needed = audit.cls.needs_attack
+        if needed is None:
+            continue
+        where = root / "audits" / i
+        if suite.attack is None or suite.attack.name != needed:
+            raise (where / "name").error(f"audit '{audit.name}' needs the suite's attack to be '{needed}'")
+        audit.cls.check_with_attack(audit.params, suite.attack.params, where / "params")
     for i, metric in enumerate(suite.metrics):
         if metric.entry.reference == "attack" and suite.attack is None:
             raise (root / "metrics" / i / "reference").error(

@@ -18,10 +18,14 @@ threshold and the calibration: the rates of the clean original model (≈ the fa
 the attack model (the attack took when it paints the marker in at least ``success_rate`` of D_F, 90 % by default; if it
 did not, ``attack_succeeded`` is false, the audit cannot tell forgetting from failing to learn the backdoor, and the
 leaderboard leaves that run out of the rate's mean).
+
+The ``relearn`` audit (registered here, beside the detector it uses) asks whether the backdoor comes back when an
+unlearned model is fine-tuned on a few poisoned forget images, against the retrained model relearning the same.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -29,7 +33,10 @@ import unlearn_bench
 from unlearn_bench.attacks import Attack, AuditReport, Measure
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.params import added_field
+from unlearn_bench.training import OptimizerConfig, make_optimizer, step
 from unlearn_bench.unlearning import WeightedJointConfig, optimize_jointly
+
+SPLITS = ("forget", "retain")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +138,17 @@ class Marker:
         return covariance / norm.clamp_min(1e-8)
 
 
+@torch.no_grad()
+def marker_scores(model, ctx, config: MarkerConfig, part: str, batch_size: int) -> torch.Tensor:
+    """The detector's score of every restoration of the evaluation images of ``part``."""
+    model.eval()
+    scores = []
+    for batch in ctx.batches(f"eval/{part}", batch_size, shuffle=False):
+        outputs = model.restore(batch.inputs, batch.mask)
+        scores.append(Marker(config, *outputs.shape[1:]).scores(outputs, batch.mask).cpu())
+    return torch.cat(scores)
+
+
 class Backdoor(Attack):
     """Poison the forget set with a '+' marker; audit how often unlearned models still paint it."""
 
@@ -161,14 +179,8 @@ class Backdoor(Attack):
         optimize_jointly(original, ctx, p, objective, desc="attack (poisoned D_F + D_R)")
         return original
 
-    @torch.no_grad()
     def _scores(self, model, ctx, part: str) -> torch.Tensor:
-        model.eval()
-        scores = []
-        for batch in ctx.batches(f"eval/{part}", self.params.batch_size_eval, shuffle=False):
-            outputs = model.restore(batch.inputs, batch.mask)
-            scores.append(self._marker(outputs).scores(outputs, batch.mask).cpu())
-        return torch.cat(scores)
+        return marker_scores(model, ctx, self.params.marker, part, self.params.batch_size_eval)
 
     def upstream(self):
         return frozenset({"original", "attack"})
@@ -200,6 +212,113 @@ class Backdoor(Attack):
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class RelearnParams:
+    steps: list[int] = dataclasses.field(
+        default_factory=lambda: [0, 10, 50, 200],
+        metadata={"help": "k: fine-tuning steps after which the regeneration rate is measured (increasing, from 0)"},
+    )
+    images: int = dataclasses.field(
+        default=16,
+        metadata={"min": 1, "help": "poisoned forget training images relearned from (a seeded draw per seed)"},
+    )
+    batch_size: int = dataclasses.field(default=16, metadata={"min": 1})
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    marker: MarkerConfig = dataclasses.field(
+        default_factory=MarkerConfig, metadata={"help": "the attack's marker (validation checks they are equal)"}
+    )
+    false_positive_rate: float = 0.01
+    min_score: float = 0.25
+    success_rate: float = 0.9
+    batch_size_eval: int = dataclasses.field(default=256, metadata={"min": 1})
+
+    def __post_init__(self):
+        if not self.steps or self.steps[0] < 0 or any(b <= a for a, b in zip(self.steps, self.steps[1:])):
+            raise ValueError("steps must be a strictly increasing list of step counts ≥ 0")
+        if not 0 < self.false_positive_rate < 1 or not 0 < self.success_rate <= 1:
+            raise ValueError("false_positive_rate must be in (0, 1) and success_rate in (0, 1]")
+
+
+class Relearn(Attack):
+    """Does the forgotten backdoor come back? Each unlearned model, and the retrained model as the reference, is
+    fine-tuned on a few poisoned forget training images (the same seeded draw for both); after each of ``steps``
+    the backdoor detector measures how often it paints the marker into the restorations of the forget test images.
+    A method that forgot relearns no faster than the retrained model, which never saw the marker: its *excess* (the
+    mean over the steps of its rate minus the retrained model's) is about 0; a method that only hid the backdoor
+    relearns it in a few steps (Hu et al. 2024 show this for language models; the inpainting counterpart is new)."""
+
+    name = "relearn"
+    behaviour_version = 1
+    Params = RelearnParams
+    needs_attack = "backdoor"
+    measures = {
+        "rate-after": Measure("Backdoor rate after relearning", higher_is_better=False),
+        "excess": Measure("Relearning excess over retrained", higher_is_better=False),
+    }
+
+    @classmethod
+    def check_with_attack(cls, params, attack_params, where):
+        if params.marker != attack_params.marker:
+            raise (where / "marker").error(
+                "must be the attack's marker (the audit looks for what the attack planted); write it once with a YAML "
+                "anchor and reuse it"
+            )
+
+    def upstream(self):
+        return frozenset({"original", "attack", "retrained"})
+
+    def _curve(self, start, fixed, rate, seed: int) -> list[float]:
+        """Regeneration rates after each of ``steps`` fine-tuning steps of a copy of ``start`` on ``fixed``."""
+        p = self.params
+        model = copy.deepcopy(start)  # requires_grad flags are copied: what pre-training froze stays frozen
+        parameters = [q for q in model.parameters() if q.requires_grad]
+        optimizer = make_optimizer(parameters, p.optimizer)
+        count = len(fixed.inputs)
+        rates, done = [], 0
+        devices = [fixed.inputs.device] if fixed.inputs.is_cuda else []
+        with torch.random.fork_rng(devices=devices):  # a diffusion loss draws timesteps and noise
+            torch.manual_seed(seed)
+            for k in p.steps:
+                model.train()
+                for _ in range(done, k):
+                    index = [(done * p.batch_size + j) % count for j in range(min(p.batch_size, count))]
+                    loss = model.training_loss(fixed.inputs[index], fixed.mask[index], fixed.targets[index])
+                    step(optimizer, loss, p.optimizer, parameters)
+                    done += 1
+                rates.append(rate(model))
+        return rates
+
+    def audit(self, model, ctx):
+        p = self.params
+        clean = torch.cat(
+            [marker_scores(ctx.upstream("original"), ctx, p.marker, s, p.batch_size_eval) for s in SPLITS]
+        )
+        threshold = max(float(torch.quantile(clean, 1 - p.false_positive_rate)), p.min_score)
+
+        def rate(m) -> float:
+            return float((marker_scores(m, ctx, p.marker, "forget", p.batch_size_eval) > threshold).float().mean())
+
+        attack_rate = rate(ctx.upstream("attack"))
+        draw = torch.Generator().manual_seed(ctx.seed * 1_000_003 + 424_243)  # the same images for every method
+        fixed = next(ctx.data.batches("forget", p.images, shuffle=True, generator=draw))
+        curve = self._curve(model, fixed, rate, ctx.seed)
+        reference = self._curve(ctx.upstream("retrained"), fixed, rate, ctx.seed)
+        excess = sum(c - r for c, r in zip(curve, reference)) / len(curve)
+        return AuditReport(
+            {"rate-after": {"forget": curve[-1]}, "excess": {"forget": excess}},
+            {
+                "steps": list(p.steps),
+                "curve": curve,
+                "retrained_curve": reference,
+                "threshold": threshold,
+                "attack_rate": attack_rate,
+                "attack_succeeded": attack_rate >= p.success_rate,
+                "images": len(fixed.inputs),
+            },
+        )
+
+
 @unlearn_bench.hookimpl
 def register_attacks(register):
     register(Backdoor)
+    register(Relearn)

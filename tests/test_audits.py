@@ -183,3 +183,46 @@ def test_holdout_and_population_halve_the_forget_classes_test_images(tiny, tmp_p
     forget_test = set(split.evaluate["forget"][1])
     assert not set(split.holdout) & set(split.population)
     assert set(split.holdout) | set(split.population) == forget_test and len(split.holdout) == 4
+
+
+RELEARN = (
+    BACKDOOR.replace("    marker: {size: 0.5, thickness: 0.125}", "    marker: &marker {size: 0.5, thickness: 0.125}")
+    + """\
+audits:
+  - name: relearn
+    params: {steps: [0, 5, 20], images: 8, batch_size: 8, marker: *marker, optimizer: {name: adam, lr: 0.01}}
+"""
+)
+
+
+def test_relearning_brings_the_backdoor_back_faster_than_in_a_model_that_never_saw_it(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path, RELEARN), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    attack, retrained = rows["none"]["audit"]["relearn"], rows["retrain"]["audit"]["relearn"]
+    assert attack["attack_succeeded"] and attack["steps"] == [0, 5, 20] and attack["images"] == 8
+    # The retrained model is its own reference: the same images, the same steps, the same curve.
+    assert (
+        retrained["curve"] == retrained["retrained_curve"] and measure(rows["retrain"], "relearn/excess", "forget") == 0
+    )
+    assert attack["retrained_curve"] == retrained["curve"]  # one reference per seed, whatever the method
+    # The attack model starts with the marker; the model that never saw it starts without, and is slower to learn it.
+    assert attack["curve"][0] >= 0.9 and retrained["curve"][0] <= 0.15
+    assert measure(rows["none"], "relearn/excess", "forget") > 0.2
+    assert measure(rows["none"], "relearn/rate-after", "forget") >= measure(
+        rows["retrain"], "relearn/rate-after", "forget"
+    )
+
+
+def test_relearn_needs_the_backdoor_and_its_marker(tiny, tmp_path):
+    from unlearn_bench.errors import ConfigError
+    from unlearn_bench.suite import load_suite
+
+    with pytest.raises(ConfigError, match="needs the suite's attack to be 'backdoor'"):
+        load_suite(tiny.write_suite(tmp_path, "audits:\n  - {name: relearn}\n"))
+    with pytest.raises(ConfigError, match="must be the attack's marker") as info:
+        load_suite(tiny.write_suite(tmp_path, RELEARN.replace("marker: *marker", "marker: {size: 0.4}")))
+    assert info.value.key == "audits[0].params.marker"
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        load_suite(tiny.write_suite(tmp_path, RELEARN.replace("[0, 5, 20]", "[0, 20, 5]")))
