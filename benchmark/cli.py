@@ -234,6 +234,11 @@ def cmd_results(args) -> int:
             detail = metrics if r["status"] == "ok" else f"{r['error']['type']}: {r['error']['message']}"
             table.append([r["cell"]["id"], r["status"], f"{r['wall_time_s']:.1f}", detail])
         _echo(f"suite '{name}' ({store.suite_dir(name)}): {len(rows)} rows")
+        if args.verbose:
+            for r in rows:
+                if r["status"] != "ok" and r["error"].get("traceback"):
+                    _echo(f"--- {r['cell']['id']}: {r['error']['type']}: {r['error']['message']}")
+                    _echo(r["error"]["traceback"].rstrip())
         if table:
             _echo(
                 tabulate(
@@ -324,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", help="suite name (default: all)")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--failed", action="store_true", help="only failed cells, with their reasons")
+    p.add_argument("-v", "--verbose", action="store_true", help="with the whole traceback of every failed cell")
     p.set_defaults(handler=cmd_results)
 
     p = sub.add_parser("leaderboard", help="write Markdown leaderboards from stored results")

@@ -251,6 +251,7 @@ class Runner:
             row["evaluate_s"] = time.perf_counter() - evaluate_clock
         except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the suite
             row["status"] = "failed"
+            row["method"] = row["method"] or getattr(exc, "method_record", None)
             row["error"] = {
                 "type": type(exc).__name__,
                 "message": str(exc),
@@ -444,7 +445,12 @@ class Runner:
         start = copy.deepcopy(self.model(cell, cell.start_kind)[0])
         ctx = self.context(cell, original=frozen_copy(start))
         clock = time.perf_counter()
-        model = cell.method.build().unlearn(start, ctx)
+        try:
+            model = cell.method.build().unlearn(start, ctx)
+        except Exception as exc:
+            # What the method logged up to the failure goes into the failed row (often the reason is in it).
+            exc.method_record = {"summary": ctx.summary, "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
+            raise
         if not isinstance(model, I2IModel):
             raise CellFailed(f"method '{cell.method.name}' returned {type(model).__name__}, not a model")
         return model, {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from unlearn_bench.artefacts import ArtefactStore
+from unlearn_bench.cli import main
 from unlearn_bench.results import ResultStore
 from unlearn_bench.runner import Runner, failure_summary
 from unlearn_bench.suite import load_suite
@@ -71,7 +72,7 @@ def test_changing_one_method_reruns_only_that_method(tiny, tmp_path):
     assert len(after) == len(before) + 2  # two new unlearned models
 
 
-def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path):
+def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path, capsys):
     path = tiny.write_suite(
         tmp_path, text=tiny.SUITE.replace("  - {name: retrain}\n", "  - {name: retrain}\n  - {name: explode}\n")
     )
@@ -87,6 +88,13 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path):
         and "tiny.py:" in summary_line
         and "in unlearn" in summary_line
     )
+    assert row["method"]["trace"] == {"steps": [{"step": 0, "loss": 1.5}]} and row["method"]["summary"] == {
+        "tried": True
+    }
+    # `results --failed -v` shows the whole traceback.
+    assert main(["results", "--results", str(tmp_path / "results"), "--failed", "-v"]) == 0
+    shown = capsys.readouterr().out
+    assert "--- tiny__hole__ae__explode__seed0: RuntimeError: boom" in shown and 'raise RuntimeError("boom")' in shown
     # Failed cells are not retried unless asked, but a rerun still counts them as failed.
     assert make_runner(path, tmp_path).pending() == []
     again = make_runner(path, tmp_path).run()

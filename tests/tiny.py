@@ -56,6 +56,8 @@ class Explode(Method):
     name = "explode"
 
     def unlearn(self, model, ctx):
+        ctx.log("steps", step=0, loss=1.5)  # what it logged before failing stays in the failed row
+        ctx.record(tried=True)
         raise RuntimeError("boom")
 
 
