@@ -46,7 +46,7 @@ BUILTINS = {
     "random-encoder": ("method", ["random-encoder"]),
     "i2i-sota": ("method", ["i2i-sota"]),
     "pixel-metrics": ("metric", ["mse", "psnr"]),
-    "backdoor": ("attack", ["backdoor"]),
+    "backdoor": ("attack", ["backdoor", "relearn"]),
     "membership-inference": ("attack", ["membership-inference"]),
     "inception-v3-tf": ("extractor", ["inception-v3-tf"]),
     "efficientnet-lite0": ("extractor", ["efficientnet-lite0"]),
