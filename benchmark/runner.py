@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .artefacts import ArtefactStore, load_checkpoint
 from .attacks import AuditReport
+from .component import code_fingerprint
 from .context import RunContext
 from .data import SplitData
 from .datasets import ImageData, InMemoryImages
@@ -141,16 +142,31 @@ class Runner:
         self._splits: dict[tuple[str, int], Split] = {}
         self._models: OrderedDict[str, tuple[I2IModel, dict]] = OrderedDict()
         self._failed: dict[str, str] = {}
+        self._fingerprints: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------ scheduling
 
     def pending(self, force: bool = False, retry_failed: bool = False) -> list[Cell]:
+        """Cells without a row of their key, failed cells when asked, and failed cells whose code changed since they
+        failed (a fixed plugin that keeps its behaviour version reruns what it failed on, and only that)."""
         todo = []
         for cell in self.cells:
             row = None if force else self.results.read(self.suite.name, cell.id)
-            if row is None or row["cell"]["key"] != cell.key or (retry_failed and row["status"] != "ok"):
+            failed = row is not None and row["status"] != "ok"
+            code_changed = failed and (row["error"] or {}).get("code", self.code_of(cell)) != self.code_of(cell)
+            if row is None or row["cell"]["key"] != cell.key or (failed and (retry_failed or code_changed)):
                 todo.append(cell)
         return todo
+
+    def code_of(self, cell: Cell) -> str:
+        """A fingerprint of the code of every component the cell runs, and of the harness: recorded in a failed row,
+        so that the failure is retried once that code changes."""
+        components = [cell.dataset, cell.task, cell.model, cell.method, *cell.auditors, *cell.metrics]
+        modules = sorted({c.cls.__module__ for c in components} | {__name__})
+        for module in modules:
+            if module not in self._fingerprints:
+                self._fingerprints[module] = code_fingerprint(module)
+        return stable_hash([self._fingerprints[m] for m in modules])[:16]
 
     def run(self, force: bool = False, retry_failed: bool = False) -> RunSummary:
         """Run the pending cells on the executor, writing each outcome as it arrives."""
@@ -256,6 +272,7 @@ class Runner:
                 "type": type(exc).__name__,
                 "message": str(exc),
                 "traceback": traceback.format_exc(limit=-8),
+                "code": self.code_of(cell),
             }
         row["environment"] = environment(self.device)
         row["started_at"] = started.isoformat(timespec="seconds")

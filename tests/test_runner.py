@@ -101,6 +101,11 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tiny, tmp_path, capsys
     assert again.finished == 0 and again.failed == []
     assert sorted(again.stored_failures) == ["tiny__hole__ae__explode__seed0", "tiny__hole__ae__explode__seed1"]
     assert len(make_runner(path, tmp_path).pending(retry_failed=True)) == 2
+    # A failure made by other code (the plugin was fixed since) is retried without being asked, and only it.
+    fresh = make_runner(path, tmp_path)
+    assert row["error"]["code"] == fresh.code_of(next(c for c in fresh.cells if c.id == row["cell"]["id"]))
+    runner.results.write("tiny", {**row, "error": {**row["error"], "code": "older code"}})
+    assert [c.id for c in make_runner(path, tmp_path).pending()] == ["tiny__hole__ae__explode__seed0"]
 
 
 def test_diverging_ascent_fails_its_cell_with_the_reason(tiny, tmp_path):
