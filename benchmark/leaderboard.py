@@ -108,12 +108,7 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
         by_seed[group] = []
         for metric, split in columns:
             took = [r for r in ok if attack_took(r, metric["id"])]
-            seeds = {
-                r["seed"]: m["value"]
-                for r in took
-                for m in r["metrics"]
-                if m["metric"] == metric["id"] and m["split"] == split
-            }
+            seeds = _seed_values(took, metric["id"], split)
             by_seed[group].append(seeds)
             note = f" (n={len(took)})" if seeds and len(took) < len(ok) else ""
             line.append(format_mean(list(seeds.values())) + note)
@@ -130,23 +125,31 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def _seed_values(rows: list[dict], metric_id: str, split: str) -> dict[int, float]:
+    """A column's value per seed, from the rows of one table row."""
+    return {
+        r["seed"]: m["value"] for r in rows for m in r["metrics"] if m["metric"] == metric_id and m["split"] == split
+    }
+
+
+def _losses(seeds: dict[int, float], metric: dict, split: str) -> dict[int, float]:
+    """Per seed, a value that is lower the better the column says it is: distance to a target, or the value signed
+    by the column's direction."""
+    direction = better(metric, split)
+    if direction.startswith("→"):
+        return {s: abs(v - float(direction[2:])) for s, v in seeds.items()}
+    return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
+
+
 def _verdicts(
     order: list[tuple], plugin: dict[tuple, str | None], values: list[dict[int, float]], metric: dict, split: str
 ) -> dict[tuple, tuple[bool, bool]]:
     """(bold, dagger) per row of one column: bold for the best unlearning method and every one not shown to differ
     from it; dagger, on D_F, for a method not shown to differ from the row without unlearning. Rows are compared
     within the same values of the table's varying axes (e.g. per hole size)."""
-    direction = better(metric, split)
-    target = float(direction[2:]) if direction.startswith("→") else None
-
-    def loss(seeds: dict[int, float]) -> dict[int, float]:  # lower is better
-        if target is not None:
-            return {s: abs(v - target) for s, v in seeds.items()}
-        return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
-
     marks: dict[tuple, tuple[bool, bool]] = {}
     for context in dict.fromkeys(g[1:] for g in order):
-        rows = {g: loss(v) for g, v in zip(order, values) if g[1:] == context and v}
+        rows = {g: _losses(v, metric, split) for g, v in zip(order, values) if g[1:] == context and v}
         contenders = {g: v for g, v in rows.items() if plugin[g] not in REFERENCE_METHODS}
         if not contenders:
             continue
@@ -209,25 +212,19 @@ def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[st
     for column, ours in paper["ranks"].items():
         metric_id, split = ours.split(" ")
         metric = metrics[metric_id]
-        direction = better(metric, split)
-        target = float(direction[2:]) if direction.startswith("→") else None
         goodness: dict[str, tuple[float, dict[int, float]]] = {}  # paper row → (paper goodness, our seed values)
         for row_label, method in paper["methods"].items():
             value = paper["rows"][row_label][paper["columns"].index(column)]
-            seeds = {
-                rows[c["id"]]["seed"]: m["value"]
+            took = [
+                rows[c["id"]]
                 for c in cells
                 if c["method"] == method and c["id"] in rows and rows[c["id"]]["status"] == "ok"
                 if attack_took(rows[c["id"]], metric_id)
-                for m in rows[c["id"]]["metrics"]
-                if m["metric"] == metric_id and m["split"] == split
-            }
+            ]
+            seeds = _seed_values(took, metric_id, split)
             if value is not None and seeds:
                 sign = 1 if "↑" in column else -1
-                ours_good = {
-                    s: (-abs(v - target) if target is not None else v if direction == "↑" else -v)
-                    for s, v in seeds.items()
-                }
+                ours_good = {s: -loss for s, loss in _losses(seeds, metric, split).items()}
                 goodness[row_label] = (sign * value, ours_good)
         if len(goodness) < 3:
             out.append(f"- {column}: fewer than three mapped methods have numbers in both; not compared.")
