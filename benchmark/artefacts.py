@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .paths import atomic_write_bytes, read_stored
+from .paths import FileLock, atomic_write_bytes, read_stored
 
 
 class ArtefactStore:
@@ -22,6 +22,11 @@ class ArtefactStore:
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.pt"
+
+    def lock(self, kind: str, key: str) -> FileLock:
+        """The lock held while a model is built (``.locks/<kind>/<key>.lock``): a concurrent run that needs the same
+        model waits for it and loads it instead of building it again."""
+        return FileLock(self.root / ".locks" / kind / f"{key}.lock")
 
     def exists(self, kind: str, key: str) -> bool:
         return self.path(kind, key).is_file()

@@ -18,12 +18,12 @@ class Measure:
 
     A measure is better either higher or lower (``higher_is_better``), or nearer a ``target`` (then
     ``higher_is_better`` is None): a membership-inference AUC is best at chance, 0.5, where the retrained model sits,
-    not at its minimum.
+    not at its minimum. A target may differ by split: ``{"forget": 1.0, "retain": 0.0}``.
     """
 
     display_name: str
     higher_is_better: bool | None
-    target: float | None = None
+    target: float | dict[str, float] | None = None
 
     def __post_init__(self):
         if (self.higher_is_better is None) == (self.target is None):

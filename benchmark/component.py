@@ -59,7 +59,7 @@ class Component:
 
     def upstream(self) -> frozenset[str]:
         """The upstream models this component reads through ``ctx.upstream(kind)`` ('original', 'attack',
-        'retrained', 'shadow'). Executors build them before the cell that needs them; reading an undeclared one
+        'retrained', 'twin', 'shadow'). Executors build them before the cell that needs them; reading an undeclared one
         fails the cell."""
         return frozenset()
 

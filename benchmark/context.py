@@ -27,9 +27,11 @@ class RunContext:
     - ``new_model()``: a freshly initialised model of the suite's architecture.
     - ``original``: a frozen copy of the model the run started from (θ0).
     - ``upstream(kind)``: the run's upstream models, built once and shared: ``original``, ``attack`` (when the suite has
-      one), ``retrained`` (trained from scratch on the retain set) and ``shadow`` (a reference model for audits, trained
-      with another seed on D_R and the split's ``population`` images of the forget classes). Treat them as read-only.
-      ``retrained_model()`` is ``upstream('retrained')``.
+      one), ``retrained`` (trained from scratch on the retain set), ``twin`` (trained like ``retrained`` with another
+      seed: the noise floor of anything measured against the retrained model) and ``shadow`` (a reference model for
+      audits, trained with another seed on D_R and the split's ``population`` images of the forget classes). Treat
+      them as read-only. ``retrained_model()`` is ``upstream('retrained')``; ``has_upstream(kind)`` says whether this
+      run has (and declared) that kind, e.g. ``attack`` only in suites with an attack.
     - ``log(series, **values)`` appends a point to a trace series; ``record(**values)`` adds summary values. Both
       go into the result row.
     """
@@ -43,6 +45,7 @@ class RunContext:
         new_model: Callable[[], I2IModel],
         original: I2IModel | None = None,
         upstream: Callable[[str], I2IModel] | None = None,
+        has_upstream: Callable[[str], bool] | None = None,
         show_progress: bool = True,
     ):
         self.data = data
@@ -52,6 +55,7 @@ class RunContext:
         self._new_model = new_model
         self.original = original
         self._upstream = upstream
+        self._has_upstream = has_upstream
         self.show_progress = show_progress
         self._generators = 0
         self.trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -74,6 +78,9 @@ class RunContext:
         if self._upstream is None:
             raise RuntimeError("no upstream models are available in this context")
         return self._upstream(kind)
+
+    def has_upstream(self, kind: str) -> bool:
+        return self._has_upstream is not None and self._has_upstream(kind)
 
     def retrained_model(self) -> I2IModel:
         return self.upstream("retrained")

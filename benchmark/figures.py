@@ -1,4 +1,5 @@
-"""Figures drawn from the result store: output grids (Realistic-I2I Figs. 3 and 8).
+"""Figures drawn from the result store: output grids (Realistic-I2I Figs. 3 and 8), ascent curves (Fig. 7),
+embedding maps (Fig. 6) and forget/utility trade-offs.
 
 One grid per dataset × task × model, from the first seed's cells: columns are the first evaluation images of D_F
 then of D_R; rows are the masked input, the ground truth, the original model (and the attack model, when the suite
@@ -14,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .results import ResultStore
+from .stats import half_width
 
 PAD, GAP = 2, 10  # pixels between tiles and between the D_F and D_R blocks
 SPLITS = (("forget", "D_F (forget)"), ("retain", "D_R (retain)"))
@@ -212,4 +214,76 @@ def embedding_maps(suite: str, manifest: dict, rows: dict[str, dict], store: Res
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
         out[maps_name(suite, combo)] = buffer.getvalue()
+    return out
+
+
+def tradeoff_name(suite: str, combo: tuple) -> str:
+    return f"{suite}-tradeoff-{'-'.join(combo)}.png"
+
+
+def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[float | None, float | None]:
+    """(value, noise floor) of a measure of the audit plugin ``plugin`` in one row."""
+    for m in row["metrics"]:
+        if m["name"] == plugin and m["metric"].endswith(f"/{measure}") and m["split"] == split:
+            auditor = m["metric"].split("/")[0]
+            floor = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
+            return m["value"], floor
+    return None, None
+
+
+def _retain_psnr(row: dict) -> float | None:
+    return next(
+        (
+            m["value"]
+            for m in row["metrics"]
+            if m["name"] == "psnr" and m["reference"] == "ground-truth" and m["split"] == "retain"
+        ),
+        None,
+    )
+
+
+def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str, bytes]:
+    """Forget score on D_F (x) against PSNR on D_R against the ground truth (y), one point per method (mean over
+    seeds, bars = 95 % t-intervals), the retrained model's noise floor as a dashed line. One figure per dataset × task
+    × model of a suite that runs the ``forget-score`` audit and PSNR against the ground truth."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    out = {}
+    for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
+        points: dict[str, tuple[list[float], list[float]]] = {}
+        floors: list[float] = []
+        for cell in manifest["cells"]:
+            row = rows.get(cell["id"])
+            if (cell["dataset"], cell["task"], cell["model"]) != combo or not row or row["status"] != "ok":
+                continue
+            score, floor = _audit_measure(row, "forget-score", "score", "forget")
+            utility = _retain_psnr(row)
+            if score is None or utility is None:
+                continue
+            xs, ys = points.setdefault(cell["method"], ([], []))
+            xs.append(score)
+            ys.append(utility)
+            if floor is not None and cell["method"] == manifest["axes"]["method"][0]["id"]:
+                floors.append(floor)
+        if not points:
+            continue
+        figure = Figure(figsize=(6, 4.2), dpi=100)
+        ax = figure.subplots()
+        for number, (method, (xs, ys)) in enumerate(points.items()):
+            ax.errorbar(
+                float(np.mean(xs)),
+                float(np.mean(ys)),
+                xerr=half_width(xs) or 0,
+                yerr=half_width(ys) or 0,
+                fmt="os^vDPX*"[number % 8],
+                capsize=3,
+                label=labels.get(method, method),
+            )
+        if floors:
+            ax.axvline(float(np.mean(floors)), linestyle="--", color="grey", label="retrained, another seed (floor)")
+        ax.set(xlabel="forget score on D_F (0 = starting model, 1 = retrained)", ylabel="PSNR on D_R (dB, hole)")
+        ax.legend(fontsize=7)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        out[tradeoff_name(suite, combo)] = buffer.getvalue()
     return out

@@ -17,7 +17,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .errors import UserError
-from .figures import ascent_curves, embedding_maps, output_grids, same_picture
+from .figures import ascent_curves, embedding_maps, output_grids, same_picture, tradeoff_figures
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
@@ -66,8 +66,13 @@ def better(metric: dict[str, Any], split: str) -> str:
     D_F, farther from the attack model is better: "an effective unlearning process should increase the FID score
     relative to the attack model".
     """
-    if metric.get("target") is not None:
-        return f"→ {metric['target']:g}"
+    target = metric.get("target")
+    if isinstance(target, dict):  # a target per split; a split without one gets no direction (nothing is ranked)
+        if split not in target:
+            return ""
+        target = target[split]
+    if target is not None:
+        return f"→ {target:g}"
     higher = metric["higher_is_better"]
     if metric["reference"] == "attack" and split == "forget":
         higher = not higher
@@ -76,7 +81,9 @@ def better(metric: dict[str, Any], split: str) -> str:
 
 def _column_heading(metric: dict[str, Any], split: str) -> str:
     reference = "" if metric["reference"] in (None, "ground-truth") else f" vs {metric['reference']}"
-    return f"{metric['display_name']}{reference} {better(metric, split)} {SPLIT_LABELS[split]}"
+    return " ".join(
+        part for part in (f"{metric['display_name']}{reference}", better(metric, split), SPLIT_LABELS[split]) if part
+    )
 
 
 def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes: list[str]) -> str:
@@ -115,6 +122,7 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
         failed = len(found) - len(ok)
         line.append(f"{len(ok)}/{len(planned)}" + (f" ({failed} failed)" if failed else ""))
         body.append(line)
+    body += _floor_rows(columns, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     for c, (metric, split) in enumerate(columns):
         for group, (bold, dagger) in _verdicts(order, plugin, [by_seed[g][c] for g in order], metric, split).items():
             line = body[order.index(group)]
@@ -123,6 +131,31 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
     footnotes += _attack_footnotes(chosen, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     headers = ["Method", *(_column_heading(m, s) for m, s in columns), "Seeds"]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _floor_rows(columns: list[tuple[dict, str]], rows: list[dict], varying: list[str], labels: dict) -> list[list[str]]:
+    """Noise-floor rows: where an audit records ``floor[measure][split]`` (its measure of a second retrained model,
+    trained with another seed), one row per value of the varying axes with that floor's mean over seeds."""
+    floors: dict[tuple, list[dict[int, float]]] = defaultdict(lambda: [{} for _ in columns])
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        context = tuple(row["cell"]["axes"][a] for a in varying)
+        for c, (metric, split) in enumerate(columns):
+            if "/" not in metric["id"]:
+                continue
+            auditor, measure = metric["id"].split("/", 1)
+            value = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
+            if value is not None:
+                floors[context][c][row["seed"]] = value
+    return [
+        [
+            " · ".join(["Retrained model, another seed (noise floor)", *(labels[a][v] for a, v in zip(varying, key))]),
+            *(format_mean(list(seeds.values())) if seeds else "" for seeds in values),
+            "",
+        ]
+        for key, values in sorted(floors.items())
+    ]
 
 
 def _seed_values(rows: list[dict], metric_id: str, split: str) -> dict[int, float]:
@@ -136,6 +169,8 @@ def _losses(seeds: dict[int, float], metric: dict, split: str) -> dict[int, floa
     """Per seed, a value that is lower the better the column says it is: distance to a target, or the value signed
     by the column's direction."""
     direction = better(metric, split)
+    if not direction:  # nothing to rank by
+        return {}
     if direction.startswith("→"):
         return {s: abs(v - float(direction[2:])) for s, v in seeds.items()}
     return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
@@ -150,6 +185,7 @@ def _verdicts(
     marks: dict[tuple, tuple[bool, bool]] = {}
     for context in dict.fromkeys(g[1:] for g in order):
         rows = {g: _losses(v, metric, split) for g, v in zip(order, values) if g[1:] == context and v}
+        rows = {g: v for g, v in rows.items() if v}
         contenders = {g: v for g, v in rows.items() if plugin[g] not in REFERENCE_METHODS}
         if not contenders:
             continue
@@ -333,6 +369,12 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "inputs, on D_R (blue) and D_F (red), first seed (Realistic-I2I Fig. 6: a method that forgets keeps D_R "
             "with the reference and moves D_F away). Titles give the mean cosine similarity of paired embeddings.",
         ),
+        (
+            "-tradeoff-",
+            "Forgetting against utility",
+            "Forget score on D_F (0 = the starting model, 1 = the retrained model; the dashed line is a retrained "
+            "model of another seed, the noise floor) against PSNR on D_R; mean over seeds, bars = 95 % t-intervals.",
+        ),
     ]
     for marker, heading, text in sections:
         names = [name for name in figures if marker in name]
@@ -476,6 +518,7 @@ def write_leaderboards(
             output_grids(name, manifest, rows, store)
             | ascent_curves(name, manifest, rows)
             | embedding_maps(name, manifest, rows, store)
+            | tradeoff_figures(name, manifest, rows)
         )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 from collections.abc import Callable
@@ -50,3 +51,39 @@ def read_stored(path: Path, load: Callable[[Path], T], what: str, *, set_aside: 
             action = f"; moved to {aside.name}, it will be recomputed"
         print(f"warning: {what} {path} cannot be read ({reason}){action}", file=sys.stderr, flush=True)
         return None
+
+
+class FileLock:
+    """An exclusive advisory lock (``flock``) on ``path``, so that concurrent runs sharing a store split the work
+    instead of doing it twice. The operating system releases it when the process ends, however it ends (``kill -9``
+    included), so a stale lock never blocks a later run. Lock files are empty and left in place (removing one while
+    another process waits on it would let two processes hold "the" lock)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock; without ``blocking``, return False at once when another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -121,6 +121,7 @@ def expand(suite: Suite) -> list[Cell]:
                     from_scratch = {**upstream, "model": {k: v for k, v in model_config.items() if k != "checkpoint"}}
                     retrained = stable_hash({"artefact": "retrained", **from_scratch})
                     shadow = stable_hash({"artefact": "shadow", **from_scratch})
+                    twin = stable_hash({"artefact": "twin", **from_scratch})
                     attack = (
                         stable_hash({"artefact": "attack", "from": original, "attack": attack_config})
                         if attack_config
@@ -152,6 +153,7 @@ def expand(suite: Suite) -> list[Cell]:
                             "original": original,
                             "attack": attack,
                             "retrained": retrained,
+                            "twin": twin,
                             "shadow": shadow,
                             "unlearned": unlearned,
                         }

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .errors import UserError
-from .paths import atomic_write_bytes, read_stored
+from .paths import FileLock, atomic_write_bytes, read_stored
 
 MANIFEST = "suite.json"
 ROW_SCHEMA = 1
@@ -87,6 +87,10 @@ class ResultStore:
             raise UserError(
                 f"{path}: the suite's manifest cannot be read ({exc}); rerun the suite to rewrite it"
             ) from None
+
+    def lock(self, suite: str, cell_id: str) -> FileLock:
+        """The lock a run holds on a cell while it computes it (``<suite>/.locks/<cell id>.lock``)."""
+        return FileLock(self.suite_dir(suite) / ".locks" / f"{cell_id}.lock")
 
     def row_path(self, suite: str, cell_id: str) -> Path:
         return self.suite_dir(suite) / "cells" / f"{cell_id}.json"

@@ -14,6 +14,7 @@ import re
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -33,6 +34,7 @@ from .executors import CellOutcome, Executor
 from .features import FeatureCache, to_uint8
 from .models import I2IModel, frozen_copy
 from .params import to_dict
+from .paths import FileLock
 from .plan import Cell, expand
 from .progress import progress
 from .results import ROW_SCHEMA, ResultStore
@@ -43,7 +45,8 @@ SAMPLES = 6  # images per evaluation split kept for output grids
 
 
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
-UPSTREAM = ("original", "attack", "retrained", "shadow")  # upstream model kinds, each built before the next
+TWIN_SEED_OFFSET = 200_003  # the twin (a second retrained model) likewise
+UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream model kinds, each built before the next
 
 
 def default_executor() -> Executor:
@@ -169,7 +172,11 @@ class Runner:
         return stable_hash([self._fingerprints[m] for m in modules])[:16]
 
     def run(self, force: bool = False, retry_failed: bool = False) -> RunSummary:
-        """Run the pending cells on the executor, writing each outcome as it arrives."""
+        """Run the pending cells on the executor, writing each outcome as it arrives.
+
+        Concurrent runs into the same store share the work: a run computes a cell only while it holds the cell's lock
+        (see :meth:`_claim`); cells another run holds are left for a second pass, which waits for their locks and
+        skips every cell that run finished meanwhile."""
         todo = self.pending(force, retry_failed)
         summary = RunSummary(planned=len(self.cells), skipped=len(self.cells) - len(todo))
         running = {cell.id for cell in todo}
@@ -181,29 +188,81 @@ class Runner:
         if not todo:
             return summary
         executor = self.executor or default_executor()
+        seen = {cell.id: self._row_stamp(cell) for cell in todo}
+        held: dict[str, FileLock] = {}
         bar = progress(total=len(todo), desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress)
         clock = time.perf_counter()
-        with bar:
-            for done, outcome in enumerate(executor.run(self, todo, bar.set_postfix_str), 1):
-                row = outcome.row
-                cell_id = row["cell"]["id"]
-                if outcome.samples is not None:
-                    self.results.write_samples(self.suite.name, cell_id, outcome.samples)
-                if outcome.log is not None:
-                    self.results.write_log(self.suite.name, cell_id, outcome.log)
-                self.results.write(self.suite.name, row)
-                bar.update()
-                if self.show_progress:  # a line per cell, also where no bar shows (a pipe, a log file, CI)
-                    elapsed = time.perf_counter() - clock
-                    left = len(todo) - done
-                    eta = f", about {elapsed / done * left / 60:.0f} min left" if left else ""
-                    tqdm.write(f"[{done}/{len(todo)}] {cell_id}: {row['status']} in {row['wall_time_s']:.0f} s{eta}")
-                if row["status"] == "ok":
-                    summary.finished += 1
-                else:
-                    summary.failed.append(cell_id)
-                    tqdm.write(f"cell {cell_id} failed: {failure_summary(row['error'])}")
+        done, up_to_date = 0, summary.skipped
+        try:
+            with bar:
+                cells, wait = todo, False
+                while cells:
+                    deferred: list[Cell] = []
+                    claimed = self._claim(cells, seen, held, deferred, wait, summary)
+                    for outcome in executor.run(self, claimed, bar.set_postfix_str):
+                        row = outcome.row
+                        cell_id = row["cell"]["id"]
+                        if outcome.samples is not None:
+                            self.results.write_samples(self.suite.name, cell_id, outcome.samples)
+                        if outcome.log is not None:
+                            self.results.write_log(self.suite.name, cell_id, outcome.log)
+                        self.results.write(self.suite.name, row)
+                        if cell_id in held:
+                            held.pop(cell_id).release()
+                        bar.update()
+                        done += 1
+                        expected = len(todo) - (summary.skipped - up_to_date)  # less cells another run did
+                        if self.show_progress:  # a line per cell, also where no bar shows (a pipe, a log file, CI)
+                            elapsed = time.perf_counter() - clock
+                            left = max(expected - done, 0)
+                            eta = f", about {elapsed / done * left / 60:.0f} min left" if left else ""
+                            tqdm.write(
+                                f"[{done}/{expected}] {cell_id}: {row['status']} in {row['wall_time_s']:.0f} s{eta}"
+                            )
+                        if row["status"] == "ok":
+                            summary.finished += 1
+                        else:
+                            summary.failed.append(cell_id)
+                            tqdm.write(f"cell {cell_id} failed: {failure_summary(row['error'])}")
+                    if deferred and self.show_progress:
+                        tqdm.write(f"{len(deferred)} cells are being computed by another run: waiting for them")
+                    cells, wait = deferred, True
+        finally:
+            for lock in held.values():
+                lock.release()
         return summary
+
+    def _row_stamp(self, cell: Cell) -> tuple | None:
+        """What identifies the cell's stored row as one particular computation (None: no row)."""
+        row = self.results.read(self.suite.name, cell.id)
+        return None if row is None else (row["cell"]["key"], row["status"], row.get("started_at"))
+
+    def _claim(
+        self,
+        cells: list[Cell],
+        seen: dict[str, tuple | None],
+        held: dict[str, FileLock],
+        deferred: list[Cell],
+        wait: bool,
+        summary: RunSummary,
+    ) -> Iterator[Cell]:
+        """The cells of ``cells`` this run computes, each taken with its lock just before it is handed to the executor.
+        A cell locked by another run goes to ``deferred`` (or, with ``wait``, is waited for); a cell whose row changed
+        since this run started, to an ok row of the current key, was computed by another run and is skipped."""
+        for cell in cells:
+            lock = self.results.lock(self.suite.name, cell.id)
+            if not lock.acquire(blocking=wait):
+                deferred.append(cell)
+                continue
+            stamp = self._row_stamp(cell)
+            if stamp != seen[cell.id] and stamp is not None and stamp[:2] == (cell.key, "ok"):
+                lock.release()
+                summary.skipped += 1
+                if self.show_progress:
+                    tqdm.write(f"{cell.id}: computed by another run meanwhile")
+                continue
+            held[cell.id] = lock
+            yield cell
 
     # ----------------------------------------------------------------------------------------------- cells
 
@@ -373,6 +432,7 @@ class Runner:
             new_model=lambda: self.new_model(cell, seed),
             original=original,
             upstream=lambda kind: self.declared_upstream(cell, kind),
+            has_upstream=lambda kind: kind in self.needs(cell),
             show_progress=self.show_progress,
         )
 
@@ -388,7 +448,7 @@ class Runner:
         return self.model(cell, kind)[0]
 
     def model(self, cell: Cell, kind: str) -> tuple[I2IModel, dict]:
-        """The model ``kind`` of ``cell`` (original, attack, retrained, shadow, unlearned), built at most once."""
+        """The model ``kind`` of ``cell`` (original, attack, retrained, twin, shadow, unlearned), built at most once."""
         key = cell.keys[kind]
         if key is None:
             raise CellFailed(f"this suite has no {kind} model")
@@ -398,28 +458,35 @@ class Runner:
             self._models.move_to_end(key)
             return self._models[key]
         stored = self.artefacts.load(kind, key)
+        if stored is None:
+            with self.artefacts.lock(kind, key):  # a concurrent run building it: wait, then load what it saved
+                stored = self.artefacts.load(kind, key)
+                if stored is None:
+                    model, meta = self._build(cell, kind, key)
         if stored is not None:
             state, meta = stored
             model = self.new_model(cell)
             model.load_state_dict(state)
             model.eval()
-        else:
-            built = time.perf_counter()
-            try:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(cell.seed)
-                    model, meta = getattr(self, f"_build_{kind}")(cell)
-            except Exception as exc:
-                self._failed[key] = f"{type(exc).__name__}: {exc}"
-                raise
-            if self.show_progress and kind != "unlearned":
-                tqdm.write(f"built the {kind} model for {cell.id} in {time.perf_counter() - built:.0f} s")
-            model.eval()
-            self.artefacts.save(kind, key, model, meta)
         model.pretrained()  # what only pre-training trains is frozen in every model a cell or method receives
         self._models[key] = (model, meta)
         while len(self._models) > 6:
             self._models.popitem(last=False)
+        return model, meta
+
+    def _build(self, cell: Cell, kind: str, key: str) -> tuple[I2IModel, dict]:
+        built = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cell.seed)
+                model, meta = getattr(self, f"_build_{kind}")(cell)
+        except Exception as exc:
+            self._failed[key] = f"{type(exc).__name__}: {exc}"
+            raise
+        if self.show_progress and kind != "unlearned":
+            tqdm.write(f"built the {kind} model for {cell.id} in {time.perf_counter() - built:.0f} s")
+        model.eval()
+        self.artefacts.save(kind, key, model, meta)
         return model, meta
 
     def unlearned(self, cell: Cell) -> tuple[I2IModel, dict]:
@@ -439,6 +506,14 @@ class Runner:
         ctx = self.context(cell)
         ctx.fit(model, "retain", series="train", desc=f"retrain on D_R ({cell.model.id})")
         return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
+
+    def _build_twin(self, cell: Cell) -> tuple[I2IModel, dict]:
+        seed = cell.seed + TWIN_SEED_OFFSET
+        torch.manual_seed(seed)  # model() restores the global RNG afterwards
+        model = self.new_model(cell, seed)
+        ctx = self.context(cell, seed=seed)
+        ctx.fit(model, "retain", series="train", desc=f"retrain on D_R with another seed ({cell.model.id})")
+        return model, {"source": f"trained with seed {seed} on the retain set", "trace": dict(ctx.trace)}
 
     def _build_shadow(self, cell: Cell) -> tuple[I2IModel, dict]:
         seed = cell.seed + SHADOW_SEED_OFFSET

@@ -226,3 +226,72 @@ def test_relearn_needs_the_backdoor_and_its_marker(tiny, tmp_path):
     assert info.value.key == "audits[0].params.marker"
     with pytest.raises(ConfigError, match="strictly increasing"):
         load_suite(tiny.write_suite(tmp_path, RELEARN.replace("[0, 5, 20]", "[0, 20, 5]")))
+
+
+# ------------------------------------------------------------------------------------------- forget score
+
+
+def test_forget_score_is_zero_for_the_start_and_one_for_the_end_and_ignores_orthogonal_moves():
+    from unlearn_bench_plugins.forget_score import score, segment_terms
+
+    gen = torch.Generator().manual_seed(0)
+    start, end = torch.rand(5, 1, 8, 8, generator=gen), torch.rand(5, 1, 8, 8, generator=gen)
+    mask = centre_hole(5, size=8, hole=4)
+    assert score(*segment_terms(start, start, end, mask)) == 0.0
+    assert score(*segment_terms(end, start, end, mask)) == pytest.approx(1.0, abs=1e-12)
+    assert score(*segment_terms(start + 0.3 * (end - start), start, end, mask)) == pytest.approx(0.3)
+    # Pixels outside the hole do not count, whatever they hold.
+    assert score(*segment_terms(torch.where(mask.bool(), start, end), start, end, mask)) == 0.0
+    # Identical end models leave nothing to measure along.
+    assert score(*segment_terms(end, start, start, mask)) != score(*segment_terms(end, start, start, mask))
+
+
+FORGET_SCORE = "audits:\n  - {name: forget-score, id: fs}\n"
+
+
+def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_reports_a_twin_floor(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path, FORGET_SCORE), tmp_path, ["seeds=[0, 1]"])
+    runner.run()
+    rows = runner.results.rows("tiny")
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    by = {(r["cell"]["axes"]["method"], r["seed"]): r for r in rows}
+    for seed in (0, 1):
+        assert measure(by["none", seed], "fs/score", "forget") == 0.0
+        assert measure(by["retrain", seed], "fs/score", "forget") == pytest.approx(1.0)
+        details = by["none", seed]["audit"]["fs"]
+        assert details["start"] == "original" and details["images"] == {"forget": 8, "retain": 24}
+        assert len(details["per_image"]["forget"]["numerator"]) == 8
+        # The twin is a second retrained model (another seed): it moves the way the retrained model does (well above
+        # 0; the projection may overshoot 1), but it is not the reference itself.
+        floor = details["floor"]["score"]["forget"]
+        assert (
+            floor > 0.3
+            and floor != pytest.approx(1.0)
+            and floor == by["retrain", seed]["audit"]["fs"]["floor"]["score"]["forget"]
+        )
+    twin = runner.artefacts.load("twin", runner.cells[0].keys["twin"])
+    retrained = runner.artefacts.load("retrained", runner.cells[0].keys["retrained"])
+    assert twin[1]["source"].startswith("trained with seed 200003")
+    assert any(not torch.equal(twin[0][k], retrained[0][k]) for k in retrained[0])
+    text = render(runner.results.manifest("tiny"), rows)
+    assert "Forget score → 1 D_F" in text and "Forget score → 0 D_R" in text
+    floor_line = next(line for line in text.splitlines() if line.startswith("| Retrained model, another seed"))
+    assert floor_line.count("±") == 2  # values in the forget score's columns only (D_F and D_R)
+    from unlearn_bench.figures import tradeoff_figures
+
+    manifest = runner.results.manifest("tiny")
+    figures = tradeoff_figures("tiny", manifest, {r["cell"]["id"]: r for r in rows})
+    assert (
+        list(figures) == ["tiny-tradeoff-tiny-hole-ae.png"]
+        and figures["tiny-tradeoff-tiny-hole-ae.png"][:4] == b"\x89PNG"
+    )
+    assert "## Forgetting against utility" in render(manifest, rows, list(figures))
+
+
+def test_forget_score_starts_from_the_attack_model_in_a_suite_with_an_attack(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path, BACKDOOR + FORGET_SCORE), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert rows["none"]["audit"]["fs"]["start"] == "attack"
+    assert measure(rows["none"], "fs/score", "forget") == 0.0
+    assert measure(rows["retrain"], "fs/score", "forget") == pytest.approx(1.0)
