@@ -19,14 +19,16 @@ the attack model (the attack took when it paints the marker in at least ``succes
 did not, ``attack_succeeded`` is false, the audit cannot tell forgetting from failing to learn the backdoor, and the
 leaderboard leaves that run out of the rate's mean).
 
-The ``relearn`` audit (registered here, beside the detector it uses) asks whether the backdoor comes back when an
-unlearned model is fine-tuned on a few poisoned forget images, against the retrained model relearning the same.
+Two audits registered here, beside the detector they use, ask whether the backdoor comes back: ``relearn``, when an
+unlearned model is fine-tuned on a few poisoned forget images (against the retrained model relearning the same), and
+``quantize``, when its weights are rounded to 8 or 4 bits.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 
 import torch
 import unlearn_bench
@@ -213,7 +215,24 @@ class Backdoor(Attack):
 
 
 @dataclasses.dataclass(frozen=True)
-class RelearnParams:
+class DetectorParams:
+    """What an audit of the backdoor needs to look for it: the attack's marker and the detector's calibration."""
+
+    marker: MarkerConfig = dataclasses.field(
+        default_factory=MarkerConfig, metadata={"help": "the attack's marker (validation checks they are equal)"}
+    )
+    false_positive_rate: float = 0.01
+    min_score: float = 0.25
+    success_rate: float = 0.9
+    batch_size_eval: int = dataclasses.field(default=256, metadata={"min": 1})
+
+    def __post_init__(self):
+        if not 0 < self.false_positive_rate < 1 or not 0 < self.success_rate <= 1:
+            raise ValueError("false_positive_rate must be in (0, 1) and success_rate in (0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class RelearnParams(DetectorParams):
     steps: list[int] = dataclasses.field(
         default_factory=lambda: [0, 10, 50, 200],
         metadata={"help": "k: fine-tuning steps after which the regeneration rate is measured (increasing, from 0)"},
@@ -224,37 +243,17 @@ class RelearnParams:
     )
     batch_size: int = dataclasses.field(default=16, metadata={"min": 1})
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    marker: MarkerConfig = dataclasses.field(
-        default_factory=MarkerConfig, metadata={"help": "the attack's marker (validation checks they are equal)"}
-    )
-    false_positive_rate: float = 0.01
-    min_score: float = 0.25
-    success_rate: float = 0.9
-    batch_size_eval: int = dataclasses.field(default=256, metadata={"min": 1})
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.steps or self.steps[0] < 0 or any(b <= a for a, b in zip(self.steps, self.steps[1:])):
             raise ValueError("steps must be a strictly increasing list of step counts ≥ 0")
-        if not 0 < self.false_positive_rate < 1 or not 0 < self.success_rate <= 1:
-            raise ValueError("false_positive_rate must be in (0, 1) and success_rate in (0, 1]")
 
 
-class Relearn(Attack):
-    """Does the forgotten backdoor come back? Each unlearned model, and the retrained model as the reference, is
-    fine-tuned on a few poisoned forget training images (the same seeded draw for both); after each of ``steps``
-    the backdoor detector measures how often it paints the marker into the restorations of the forget test images.
-    A method that forgot relearns no faster than the retrained model, which never saw the marker: its *excess* (the
-    mean over the steps of its rate minus the retrained model's) is about 0; a method that only hid the backdoor
-    relearns it in a few steps (Hu et al. 2024 show this for language models; the inpainting counterpart is new)."""
+class BackdoorAudit(Attack):
+    """Base of the audits that look for the backdoor attack's marker after doing something to a model."""
 
-    name = "relearn"
-    behaviour_version = 1
-    Params = RelearnParams
     needs_attack = "backdoor"
-    measures = {
-        "rate-after": Measure("Backdoor rate after relearning", higher_is_better=False),
-        "excess": Measure("Relearning excess over retrained", higher_is_better=False),
-    }
 
     @classmethod
     def check_with_attack(cls, params, attack_params, where):
@@ -266,6 +265,37 @@ class Relearn(Attack):
 
     def upstream(self):
         return frozenset({"original", "attack", "retrained"})
+
+    def rate_function(self, ctx) -> tuple[Callable[[torch.nn.Module], float], float]:
+        """The regeneration rate on D_F's evaluation images, with the threshold calibrated on the clean original
+        model as the backdoor attack calibrates it; and that threshold."""
+        p = self.params
+        clean = torch.cat(
+            [marker_scores(ctx.upstream("original"), ctx, p.marker, s, p.batch_size_eval) for s in SPLITS]
+        )
+        threshold = max(float(torch.quantile(clean, 1 - p.false_positive_rate)), p.min_score)
+
+        def rate(m) -> float:
+            return float((marker_scores(m, ctx, p.marker, "forget", p.batch_size_eval) > threshold).float().mean())
+
+        return rate, threshold
+
+
+class Relearn(BackdoorAudit):
+    """Does the forgotten backdoor come back? Each unlearned model, and the retrained model as the reference, is
+    fine-tuned on a few poisoned forget training images (the same seeded draw for both); after each of ``steps``
+    the backdoor detector measures how often it paints the marker into the restorations of the forget test images.
+    A method that forgot relearns no faster than the retrained model, which never saw the marker: its *excess* (the
+    mean over the steps of its rate minus the retrained model's) is about 0; a method that only hid the backdoor
+    relearns it in a few steps (Hu et al. 2024 show this for language models; the inpainting counterpart is new)."""
+
+    name = "relearn"
+    behaviour_version = 1
+    Params = RelearnParams
+    measures = {
+        "rate-after": Measure("Backdoor rate after relearning", higher_is_better=False),
+        "excess": Measure("Relearning excess over retrained", higher_is_better=False),
+    }
 
     def _curve(self, start, fixed, rate, seed: int) -> list[float]:
         """Regeneration rates after each of ``steps`` fine-tuning steps of a copy of ``start`` on ``fixed``."""
@@ -290,14 +320,7 @@ class Relearn(Attack):
 
     def audit(self, model, ctx):
         p = self.params
-        clean = torch.cat(
-            [marker_scores(ctx.upstream("original"), ctx, p.marker, s, p.batch_size_eval) for s in SPLITS]
-        )
-        threshold = max(float(torch.quantile(clean, 1 - p.false_positive_rate)), p.min_score)
-
-        def rate(m) -> float:
-            return float((marker_scores(m, ctx, p.marker, "forget", p.batch_size_eval) > threshold).float().mean())
-
+        rate, threshold = self.rate_function(ctx)
         attack_rate = rate(ctx.upstream("attack"))
         draw = torch.Generator().manual_seed(ctx.seed * 1_000_003 + 424_243)  # the same images for every method
         fixed = next(ctx.data.batches("forget", p.images, shuffle=True, generator=draw))
@@ -318,7 +341,95 @@ class Relearn(Attack):
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class QuantizeParams(DetectorParams):
+    bits: list[int] = dataclasses.field(
+        default_factory=lambda: [8, 4], metadata={"help": "weight precisions to test, each 8 or 4"}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.bits or any(b not in QUANT_RANGES for b in self.bits) or len(set(self.bits)) != len(self.bits):
+            raise ValueError(f"bits must list distinct values among {sorted(QUANT_RANGES)}")
+
+
+QUANT_RANGES = {8: (-128, 127), 4: (-8, 7)}  # signed integer range per bit width (symmetric quantization)
+
+
+@torch.no_grad()
+def quantized(model: torch.nn.Module, bits: int) -> tuple[torch.nn.Module, int]:
+    """A copy of ``model`` whose convolution and linear weights are rounded to ``bits``-bit integers per output
+    channel (symmetric, scale = max |w| / q_max), with PyTorch's ``fake_quantize_per_channel_affine``; and how many
+    weight tensors were quantized. Biases, normalisation layers, embeddings and activations stay in float32 (PyTorch's
+    post-training utilities quantize only some layer types per backend, and none of a diffusers or timm model as a
+    whole: weight rounding is the part every layer shares)."""
+    low, high = QUANT_RANGES[bits]
+    rounded = copy.deepcopy(model)
+    count = 0
+    for module in rounded.modules():
+        if not isinstance(module, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)):
+            continue
+        weight = module.weight
+        axis = 1 if isinstance(module, torch.nn.modules.conv._ConvTransposeNd) else 0  # the output channels
+        flat = weight.detach().float().transpose(0, axis).reshape(weight.shape[axis], -1)
+        scale = (flat.abs().amax(1) / high).clamp_min(1e-12)
+        zero = torch.zeros(weight.shape[axis], dtype=torch.int32, device=weight.device)
+        weight.copy_(torch.fake_quantize_per_channel_affine(weight.float(), scale, zero, axis, low, high))
+        count += 1
+    return rounded, count
+
+
+class Quantize(BackdoorAudit):
+    """Does rounding the weights bring the backdoor back? Each unlearned model is evaluated after post-training weight
+    quantization at each of ``bits`` (per output channel, symmetric): unlearning that moved the weights only a little
+    away from the attack model's can be undone by rounding (Zhang et al. 2024 show it for language models)."""
+
+    name = "quantize"
+    behaviour_version = 1
+    Params = QuantizeParams
+    measures = {
+        "rate-8bit": Measure("Backdoor rate, 8-bit weights", higher_is_better=False),
+        "rate-4bit": Measure("Backdoor rate, 4-bit weights", higher_is_better=False),
+    }
+
+    def audit(self, model, ctx):
+        rate, threshold = self.rate_function(ctx)
+        attack_rate = rate(ctx.upstream("attack"))
+        values, deviation, tensors = {}, {}, 0
+        for bits in self.params.bits:
+            rounded, tensors = quantized(model, bits)
+            values[f"rate-{bits}bit"] = {"forget": rate(rounded)}
+            deviation[f"{bits}bit"] = output_deviation(model, rounded, ctx, self.params.batch_size_eval)
+        return AuditReport(
+            values,
+            {
+                "quantized": "conv and linear weights per output channel, symmetric (fake_quantize_per_channel_affine)",
+                "weight_tensors": tensors,
+                "rate_full_precision": rate(model),
+                "output_rms_change": deviation,
+                "threshold": threshold,
+                "attack_rate": attack_rate,
+                "attack_succeeded": attack_rate >= self.params.success_rate,
+            },
+        )
+
+
+@torch.no_grad()
+def output_deviation(model, other, ctx, batch_size: int) -> float:
+    """RMS difference over the hole between two models' restorations of D_F and D_R's evaluation images."""
+    total, count = 0.0, 0.0
+    for part in SPLITS:
+        for batch in ctx.batches(f"eval/{part}", batch_size, shuffle=False):
+            difference = (
+                model.restore(batch.inputs, batch.mask) - other.restore(batch.inputs, batch.mask)
+            ) * batch.mask
+            total += float(difference.pow(2).sum())
+            count += float(batch.mask.expand_as(difference).sum())
+    return (total / max(count, 1.0)) ** 0.5
+
+
 @unlearn_bench.hookimpl
 def register_attacks(register):
     register(Backdoor)
     register(Relearn)
+    register(Quantize)

@@ -295,3 +295,59 @@ def test_forget_score_starts_from_the_attack_model_in_a_suite_with_an_attack(tin
     assert rows["none"]["audit"]["fs"]["start"] == "attack"
     assert measure(rows["none"], "fs/score", "forget") == 0.0
     assert measure(rows["retrain"], "fs/score", "forget") == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------------------------- quantize
+
+
+def test_weight_quantization_rounds_every_conv_and_linear_weight_and_keeps_outputs_close_at_8_bits(tiny, tmp_path):
+    from unlearn_bench_plugins.backdoor import quantized
+
+    runner = make_runner(tiny.write_suite(tmp_path), tmp_path, ["seeds=[0]"])
+    model = runner.model(runner.cells[0], "original")[0]
+    batch = next(runner.split_data(runner.cells[0]).batches("eval/retain", 24))
+    before = model.restore(batch.inputs, batch.mask)
+    errors = {}
+    for bits in (8, 4):
+        rounded, count = quantized(model, bits)
+        layers = [m for m in rounded.modules() if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))]
+        assert count == len(layers) > 0 and any(isinstance(m, torch.nn.ConvTranspose2d) for m in layers)
+        for m in layers:  # at most 2^bits levels per output channel (dimension 1 of a transposed convolution's)
+            w = m.weight.detach().transpose(0, 1) if isinstance(m, torch.nn.ConvTranspose2d) else m.weight.detach()
+            assert all(len(row.unique()) <= 2**bits for row in w.reshape(len(w), -1))
+        errors[bits] = float((rounded.restore(batch.inputs, batch.mask) - before).pow(2).mean().sqrt())
+    assert errors[8] < 0.01  # the stated tolerance: RMS change of the restorations at 8 bits
+    assert errors[4] > errors[8]  # coarser rounding moves the outputs more
+    assert model.restore(batch.inputs, batch.mask).equal(before)  # the model itself is untouched
+
+
+QUANTIZE = (
+    BACKDOOR.replace("    marker: {size: 0.5, thickness: 0.125}", "    marker: &marker {size: 0.5, thickness: 0.125}")
+    + "audits:\n  - {name: quantize, params: {marker: *marker}}\n"
+)
+
+
+def test_quantize_audit_reports_the_backdoor_rate_at_each_precision(tiny, tmp_path):
+    runner = make_runner(tiny.write_suite(tmp_path, QUANTIZE), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    details = rows["none"]["audit"]["quantize"]
+    assert details["attack_succeeded"] and set(details["output_rms_change"]) == {"8bit", "4bit"}
+    # The attack model keeps its '+' at 8 bits; the retrained model, which never saw it, gains none by rounding.
+    assert measure(rows["none"], "quantize/rate-8bit", "forget") >= 0.9
+    assert measure(rows["retrain"], "quantize/rate-8bit", "forget") <= 0.15
+
+
+def test_quantize_checks_its_bits(tiny, tmp_path):
+    from unlearn_bench.errors import ConfigError
+    from unlearn_bench.suite import load_suite
+
+    for bad in ("[16]", "[]", "[8, 8]"):
+        with pytest.raises(ConfigError, match="bits must list distinct values among") as info:
+            load_suite(
+                tiny.write_suite(tmp_path, QUANTIZE.replace("{marker: *marker}", f"{{marker: *marker, bits: {bad}}}"))
+            )
+        assert info.value.key.startswith("audits[0].params")
+    with pytest.raises(ConfigError, match="needs the suite's attack to be 'backdoor'"):
+        load_suite(tiny.write_suite(tmp_path, "audits:\n  - {name: quantize}\n"))
