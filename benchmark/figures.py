@@ -1,5 +1,5 @@
 """Figures drawn from the result store: output grids (Realistic-I2I Figs. 3 and 8), ascent curves (Fig. 7),
-embedding maps (Fig. 6) and forget/utility trade-offs.
+embedding maps (Fig. 6), forget/utility trade-offs and relearning curves.
 
 One grid per dataset × task × model, from the first seed's cells: columns are the first evaluation images of D_F
 then of D_R; rows are the masked input, the ground truth, the original model (and the attack model, when the suite
@@ -286,4 +286,49 @@ def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
         out[tradeoff_name(suite, combo)] = buffer.getvalue()
+    return out
+
+
+def relearn_name(suite: str, combo: tuple) -> str:
+    return f"{suite}-relearn-{'-'.join(combo)}.png"
+
+
+def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str, bytes]:
+    """The backdoor regeneration rate on D_F against the relearning steps, one line per method (mean over the seeds
+    whose attack took), the retrained model's curve dashed. One figure per dataset × task × model of a suite that
+    runs the ``relearn`` audit."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    out = {}
+    for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
+        curves: dict[str, list[list[float]]] = {}
+        reference: dict[int, list[float]] = {}
+        steps: list[int] = []
+        for cell in manifest["cells"]:
+            row = rows.get(cell["id"])
+            if (cell["dataset"], cell["task"], cell["model"]) != combo or not row or row["status"] != "ok":
+                continue
+            for m in row["metrics"]:
+                if m["name"] != "relearn" or not m["metric"].endswith("/rate-after"):
+                    continue
+                details = row["audit"][m["metric"].split("/")[0]]
+                if details.get("attack_succeeded") is False:
+                    continue
+                steps = details["steps"]
+                curves.setdefault(cell["method"], []).append(details["curve"])
+                reference[row["seed"]] = details["retrained_curve"]
+        if not curves:
+            continue
+        figure = Figure(figsize=(6.4, 4.2), dpi=100)
+        ax = figure.subplots()
+        for number, (method, runs) in enumerate(curves.items()):
+            ax.plot(steps, np.mean(runs, axis=0), "os^vDPX*"[number % 8] + "-", label=labels.get(method, method))
+        ax.plot(steps, np.mean(list(reference.values()), axis=0), "k--", label="retrained model relearning (reference)")
+        ax.set(xlabel="relearning steps on poisoned forget images", ylabel="backdoor regeneration rate on D_F")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        out[relearn_name(suite, combo)] = buffer.getvalue()
     return out

@@ -17,7 +17,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .errors import UserError
-from .figures import ascent_curves, embedding_maps, output_grids, same_picture, tradeoff_figures
+from .figures import ascent_curves, embedding_maps, output_grids, relearn_curves, same_picture, tradeoff_figures
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
@@ -375,6 +375,13 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "Forget score on D_F (0 = the starting model, 1 = the retrained model; the dashed line is a retrained "
             "model of another seed, the noise floor) against PSNR on D_R; mean over seeds, bars = 95 % t-intervals.",
         ),
+        (
+            "-relearn-",
+            "Relearning",
+            "The backdoor regeneration rate on D_F while each unlearned model is fine-tuned on a few poisoned forget "
+            "images (mean over the seeds whose attack took); dashed, the retrained model under the same fine-tuning. "
+            "A curve above the dashed one relearns faster than a model that never saw the marker.",
+        ),
     ]
     for marker, heading, text in sections:
         names = [name for name in figures if marker in name]
@@ -519,6 +526,7 @@ def write_leaderboards(
             | ascent_curves(name, manifest, rows)
             | embedding_maps(name, manifest, rows, store)
             | tradeoff_figures(name, manifest, rows)
+            | relearn_curves(name, manifest, rows)
         )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():

@@ -213,6 +213,12 @@ def test_relearning_brings_the_backdoor_back_faster_than_in_a_model_that_never_s
     assert measure(rows["none"], "relearn/rate-after", "forget") >= measure(
         rows["retrain"], "relearn/rate-after", "forget"
     )
+    from unlearn_bench.figures import relearn_curves
+
+    manifest = runner.results.manifest("tiny")
+    figures = relearn_curves("tiny", manifest, {r["cell"]["id"]: r for r in rows.values()})
+    assert list(figures) == ["tiny-relearn-tiny-hole-ae.png"]
+    assert "## Relearning" in render(manifest, list(rows.values()), list(figures))
 
 
 def test_relearn_needs_the_backdoor_and_its_marker(tiny, tmp_path):
