@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,25 @@ def _load_row(path: Path) -> dict[str, Any]:
 
 
 def dump(value: Any) -> bytes:
-    # Insertion order is kept (it is deterministic, and it is the order of the suite, e.g. of paper rows).
-    return (json.dumps(value, indent=1, default=str) + "\n").encode()
+    """Indented JSON, with every list of numbers on one line (per-image values stay readable and small). Insertion
+    order is kept (it is deterministic, and it is the order of the suite, e.g. of paper rows)."""
+    token = f"\x00{secrets.token_hex(8)}:"  # cannot occur in a value: JSON escapes the NUL character
+    lists: list[str] = []
+
+    def fold(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: fold(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            if v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                lists.append(json.dumps(list(v)))
+                return f"{token}{len(lists) - 1}"
+            return [fold(x) for x in v]
+        return v
+
+    text = json.dumps(fold(value), indent=1, default=str)
+    quoted = json.dumps(token)[:-1]  # the token as it appears inside a JSON string, opening quote included
+    text = re.sub(re.escape(quoted) + r'(\d+)"', lambda m: lists[int(m.group(1))], text)
+    return (text + "\n").encode()
 
 
 class ResultStore:

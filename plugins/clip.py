@@ -12,11 +12,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import open_clip
 import torch
 import torch.nn.functional as F
 import unlearn_bench
-from open_clip.pretrained import get_pretrained_cfg
 from unlearn_bench.features import Extractor, Weights, find_weights, to_rgb_float
 
 ENV = "UNLEARN_BENCH_CLIP_WEIGHTS"
@@ -49,6 +47,8 @@ class OpenClip(Extractor):
         return "quantised to uint8 RGB (grey repeated), resized to the model's input size, CLIP normalisation"
 
     def _hf_cache_file(self) -> Path | None:
+        from open_clip.pretrained import get_pretrained_cfg
+
         repo = get_pretrained_cfg(self.params.model, self.params.pretrained).get("hf_hub", "").rstrip("/")
         if not repo:
             return None
@@ -61,6 +61,9 @@ class OpenClip(Extractor):
         return None
 
     def _download(self) -> Path:
+        import open_clip
+        from open_clip.pretrained import get_pretrained_cfg
+
         cfg = get_pretrained_cfg(self.params.model, self.params.pretrained)
         if not cfg:
             raise FileNotFoundError(f"open_clip knows no weights '{self.params.pretrained}' for {self.params.model}")
@@ -78,6 +81,8 @@ class OpenClip(Extractor):
         )
 
     def load(self, device: torch.device) -> None:
+        import open_clip
+
         if self.params.config:
             open_clip.add_model_config(self.params.config)
         model = open_clip.create_model(self.params.model, pretrained=None)

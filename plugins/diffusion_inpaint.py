@@ -17,7 +17,6 @@ import dataclasses
 
 import torch
 import unlearn_bench
-from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from torch import nn
 from unlearn_bench.models import I2IModel
 
@@ -54,6 +53,8 @@ class DiffusionInpaint(I2IModel):
         if params.attention:
             down[-1], up[0] = "AttnDownBlock2D", "AttnUpBlock2D"
         c = shape.channels
+        from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+
         self.unet = UNet2DModel(
             sample_size=(shape.height, shape.width),
             in_channels=2 * c + 1,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import timm
 import torch
 import torch.nn.functional as F
 import unlearn_bench
@@ -112,6 +111,8 @@ class EfficientNetLite0(Extractor):
         )
 
     def load(self, device: torch.device) -> None:
+        import timm
+
         self.net = timm.create_model(ARCHITECTURE, pretrained=False)
         load_into(self.net, read_state_dict(self.weights.path), str(self.weights.path))
         self.net = self.net.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)

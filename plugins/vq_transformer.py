@@ -18,8 +18,6 @@ import dataclasses
 
 import torch
 import unlearn_bench
-from diffusers import VQModel
-from timm.models.vision_transformer import Block
 from torch import nn
 from unlearn_bench.models import I2IModel, sincos_grid
 
@@ -72,6 +70,9 @@ class VQMaskTransformer(I2IModel):
         if shape.height % self.cell or shape.width % self.cell:
             raise ValueError(f"vq-transformer: {levels} levels need sides divisible by {self.cell}")
         self.grid = (shape.height // self.cell, shape.width // self.cell)
+        from diffusers import VQModel
+        from timm.models.vision_transformer import Block
+
         self.tokenizer = VQModel(
             in_channels=shape.channels,
             out_channels=shape.channels,

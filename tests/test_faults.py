@@ -105,3 +105,12 @@ def test_the_unpacked_dataset_cache_is_keyed_by_its_sources(tmp_path, monkeypatc
     data = FashionMNIST(Params(root=str(real))).load()  # the garbage unpacked before is not reused
     assert len(data.train) == 10 and data.train[3][1] == 3 and float(data.train[0][0].max()) == pytest.approx(7 / 255)
     assert len(list((tmp_path / "cache" / "datasets" / "fashion-mnist").iterdir())) == 2
+
+
+def test_rows_are_written_with_number_lists_on_one_line_and_read_back_unchanged():
+    from unlearn_bench.results import dump
+
+    value = {"per_image": [0.5, -3e-07, 2], "nested": [{"curve": [1, 0.25]}, "text [1,  2] \x00 kept"], "flags": [True]}
+    text = dump(value).decode()
+    assert '"per_image": [0.5, -3e-07, 2]' in text and '"curve": [1, 0.25]' in text
+    assert json.loads(text) == value  # strings (even one holding brackets or a NUL) and booleans are untouched
