@@ -84,7 +84,7 @@ def _reference(metric) -> str:
 
 def _check_extractor_weights(suite) -> None:
     """Find (without loading) the weights of every feature extractor the suite's metrics and embedding map use."""
-    from .features import WeightsNotFound
+    from .features import WeightsNotFound, checking_only
     from .metrics import extractor_class, is_feature_metric
     from .params import Where, parse
 
@@ -100,7 +100,8 @@ def _check_extractor_weights(suite) -> None:
             continue
         seen.add(ident)
         try:
-            weights = cls(params).locate()
+            with checking_only():  # validate writes nothing, converted weights included
+                weights = cls(params).locate()
         except WeightsNotFound as exc:
             raise UserError(f"{suite.file}: {user}: {exc}") from None
         _echo(f"extractor {cls.name}: " + (f"weights {weights.path} ({weights.source})" if weights else "no weights"))

@@ -8,12 +8,14 @@ that says where to put it: never random weights, never a skipped metric.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +26,23 @@ from .errors import CellFailed
 from .paths import atomic_write_bytes, cache_dir, read_stored
 
 DOWNLOAD_ENV = "UNLEARN_BENCH_DOWNLOAD_WEIGHTS"
+_checking_only = contextvars.ContextVar("checking_only", default=False)
+
+
+@contextlib.contextmanager
+def checking_only() -> Iterator[None]:
+    """Inside, extractors' ``locate`` must not write anything (``validate``): a locator that would convert a file into
+    the weights cache on first use returns the file it would convert instead (see :func:`writes_allowed`)."""
+    token = _checking_only.set(True)
+    try:
+        yield
+    finally:
+        _checking_only.reset(token)
+
+
+def writes_allowed() -> bool:
+    """False while :func:`checking_only` is in force."""
+    return not _checking_only.get()
 
 
 class WeightsNotFound(CellFailed):

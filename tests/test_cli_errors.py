@@ -458,3 +458,13 @@ def test_a_closed_pipe_stops_the_output_quietly():
     )
     os.close(write)
     assert cli.returncode == 141 and b"Traceback" not in cli.stderr, cli.stderr.decode()
+
+
+def test_validate_writes_nothing_to_an_empty_cache(tmp_path, monkeypatch, capsys):
+    """The quickstart names the FID Inception, whose weights a run converts into the weights cache on first use:
+    validate only says where they will come from."""
+    cache = tmp_path / "fresh-cache"
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(cache))
+    code, out, _ = cli(capsys, "validate", str(Path(__file__).resolve().parents[1] / "suites" / "quickstart.yaml"))
+    assert code == 0 and "extractor inception-v3-tf: weights" in out
+    assert not cache.exists() or not any(cache.rglob("*"))
