@@ -3,6 +3,10 @@
 Pixel metrics are updated batch by batch. Feature metrics get extractor features of a fixed selection of each
 split's images: the outputs go from the model to the extractor in memory, batch by batch; the reference set's
 features (ground truth, another model's outputs) come from the feature cache when an earlier cell computed them.
+
+Noise floors: when ``references`` holds a ``twin`` (a second retrained model, trained with another seed), every
+metric against the retrained model is also computed for the twin's restorations, and the result carries it as
+``floor``: the value an equally good retraining gets, below which a method's distance means nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from .models import I2IModel
 from .progress import progress
 from .suite import Resolved, stable_hash
 
+FLOORED = "retrained"  # the reference whose metrics get a noise floor from the twin
+TWIN = "twin"
 
-def _result(spec: Resolved, metric, part: str, value: float, images: int) -> dict[str, Any]:
+
+def _result(spec: Resolved, metric, part: str, value: float, images: int, floor: float | None = None) -> dict[str, Any]:
     return {
         "metric": spec.id,
         "name": spec.name,
@@ -31,6 +38,7 @@ def _result(spec: Resolved, metric, part: str, value: float, images: int) -> dic
         "value": value,
         "images": images,
         "extractor": metric.extractor(),
+        **({"floor": floor} if floor is not None else {}),
     }
 
 
@@ -46,6 +54,7 @@ class FeatureSets:
         chosen: torch.Tensor,
         cache: FeatureCache | None,
         reference_keys: dict[str, str],
+        floors: bool = False,
     ):
         self.extractors: dict[int, Extractor] = {}
         self.wanted: dict[int, set[str]] = defaultdict(set)
@@ -60,10 +69,13 @@ class FeatureSets:
         self.computing: dict[tuple[str, int], dict[str, list[torch.Tensor]]] = {}
         self.keys: dict[tuple[str, int], str | None] = {}
         self.cached: set[tuple[str, int]] = set()
-        for spec, metric in metrics:
-            if not metric.uses_reference:
-                continue
-            need = (spec.entry.reference, self.group[spec.id])
+        wanted = [(spec.entry.reference, spec) for spec, metric in metrics if metric.uses_reference]
+        if floors:  # the twin's features beside the retrained model's, for the floor of each metric against it
+            wanted += [
+                (TWIN, spec) for spec, metric in metrics if metric.uses_reference and spec.entry.reference == FLOORED
+            ]
+        for reference, spec in wanted:
+            need = (reference, self.group[spec.id])
             if need in self.keys:
                 continue
             key = self._key(need, part, chosen, reference_keys) if cache is not None else None
@@ -125,6 +137,14 @@ class FeatureSets:
         }
         return float(metric.score(features, reference))
 
+    def floor(self, spec: Resolved, metric: FeatureMetric) -> float | None:
+        """The metric between the twin's features and the retrained model's (None without a twin)."""
+        group = self.group[spec.id]
+        if spec.entry.reference != FLOORED or (TWIN, group) not in self.references:
+            return None
+        twin = self.references[TWIN, group][metric.feature]
+        return float(metric.score(twin, self.references[FLOORED, group][metric.feature].to(twin.device)))
+
 
 @torch.no_grad()
 def evaluate(
@@ -140,7 +160,8 @@ def evaluate(
     reference_keys: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One result per (metric, evaluation split). ``references`` maps 'original'/'attack'/'retrained' to models;
-    'ground-truth' is the clean images themselves. Feature metrics see ``feature_images`` evenly spaced images of
+    'ground-truth' is the clean images themselves; with a ``twin`` among them, metrics against the retrained model
+    get its noise floor. Feature metrics see ``feature_images`` evenly spaced images of
     each split (all when None); reference features are cached under ``reference_keys`` (reference → content key of
     the reference images) when a cache is given."""
     model.eval()
@@ -155,8 +176,15 @@ def evaluate(
             keep[chosen] = True
             pixel = [(spec, spec.build()) for spec in metrics if not is_feature_metric(spec.cls)]
             featured = [(spec, spec.build()) for spec in metrics if is_feature_metric(spec.cls)]
-            sets = FeatureSets(featured, data.device, part, chosen, cache, reference_keys or {}) if featured else None
+            floors = TWIN in references
+            floored = {spec.id: spec.build() for spec, _ in pixel if floors and spec.entry.reference == FLOORED}
+            sets = (
+                FeatureSets(featured, data.device, part, chosen, cache, reference_keys or {}, floors)
+                if featured
+                else None
+            )
             needed = {spec.entry.reference for spec, _ in pixel} | (sets.reference_images_needed if sets else set())
+            needed |= {TWIN} if floored else set()
             start = 0
             for batch in data.batches(f"eval/{part}", batch_size):
                 rows = keep[start : start + len(batch.inputs)].to(batch.inputs.device)
@@ -171,12 +199,20 @@ def evaluate(
                         refs[name] = references[name].restore(inputs, mask)
                     for spec, metric in pixel:
                         metric.update(outputs, refs[spec.entry.reference], mask)
+                    for metric in floored.values():
+                        metric.update(refs[TWIN], refs[FLOORED], mask)
                     if sets is not None and bool(rows.any()):
                         sets.add(outputs[rows], {name: images[rows] for name, images in refs.items()})
                 bar.update()
-            found = [_result(spec, metric, part, metric.compute(), size) for spec, metric in pixel]
+            found = [
+                _result(spec, m, part, m.compute(), size, floored[spec.id].compute() if spec.id in floored else None)
+                for spec, m in pixel
+            ]
             if sets is not None:
                 sets.finish()
-                found += [_result(spec, m, part, sets.score(spec, m), len(chosen)) for spec, m in featured]
+                found += [
+                    _result(spec, m, part, sets.score(spec, m), len(chosen), sets.floor(spec, m))
+                    for spec, m in featured
+                ]
             results += sorted(found, key=lambda r: order[r["metric"]])
     return results

@@ -134,18 +134,21 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
 
 
 def _floor_rows(columns: list[tuple[dict, str]], rows: list[dict], varying: list[str], labels: dict) -> list[list[str]]:
-    """Noise-floor rows: where an audit records ``floor[measure][split]`` (its measure of a second retrained model,
-    trained with another seed), one row per value of the varying axes with that floor's mean over seeds."""
+    """Noise-floor rows: where a metric result records ``floor`` (the metric of a second retrained model, trained with
+    another seed, against the retrained model) or an audit records ``floor[measure][split]``, one row per value of
+    the varying axes with the floor's mean over seeds (every method of a seed shares it)."""
     floors: dict[tuple, list[dict[int, float]]] = defaultdict(lambda: [{} for _ in columns])
     for row in rows:
         if row["status"] != "ok":
             continue
         context = tuple(row["cell"]["axes"][a] for a in varying)
         for c, (metric, split) in enumerate(columns):
-            if "/" not in metric["id"]:
-                continue
-            auditor, measure = metric["id"].split("/", 1)
-            value = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
+            value = next(
+                (m.get("floor") for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == split), None
+            )
+            if "/" in metric["id"]:
+                auditor, measure = metric["id"].split("/", 1)
+                value = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
             if value is not None:
                 floors[context][c][row["seed"]] = value
     return [

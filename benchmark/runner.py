@@ -379,14 +379,17 @@ class Runner:
         config = cell.config
         images = stable_hash({k: config[k] for k in ("data", "task", "seed", "attack", "harness")})
         keys = {"ground-truth": images}
-        for kind in ("original", "attack", "retrained"):
+        for kind in ("original", "attack", "retrained", "twin"):
             if cell.keys.get(kind):
                 keys[kind] = stable_hash({"images": images, "model": cell.keys[kind]})
         return keys
 
-    @staticmethod
-    def references(cell: Cell) -> set[str]:
-        return {m.entry.reference for m in cell.metrics} - {"ground-truth"}
+    def references(self, cell: Cell) -> set[str]:
+        """The upstream models ``cell``'s metrics compare with (and the twin, for their noise floors)."""
+        kinds = {m.entry.reference for m in cell.metrics} - {"ground-truth"}
+        if self.suite.doc.evaluate.noise_floor and "retrained" in kinds:
+            kinds.add("twin")
+        return kinds
 
     # ------------------------------------------------------------------------------------------- data side
 

@@ -125,6 +125,11 @@ class EvaluateConfig:
     embedding_map: EmbeddingMapConfig | None = added_field(
         help="a t-SNE map of output embeddings per cell (Realistic-I2I Fig. 6)"
     )
+    noise_floor: bool = added_field(
+        False,
+        help="each metric against the retrained model also measures a second retrained model (another seed), its "
+        "noise floor",
+    )
 
     def __post_init__(self):
         if self.feature_images is not None and self.feature_images < 2:

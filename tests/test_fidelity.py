@@ -14,6 +14,7 @@ import unlearn_bench
 from test_runner import make_runner
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
+from unlearn_bench.leaderboard import render
 from unlearn_bench.plugins import get_plugins
 from unlearn_bench.suite import load_suite
 from unlearn_bench_plugins.fidelity_metrics import FID, KID, ClipSimilarity
@@ -388,3 +389,26 @@ def test_an_inception_weights_file_never_runs_code(tmp_path):
     with pytest.raises(Exception, match="[Ww]eights.only"):
         extractor.prepare(torch.device("cpu"))
     assert not marker.exists()
+
+
+def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one(pixels, tmp_path):
+    text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS).replace(
+        "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: true}"
+    )
+    runner = make_runner(pixels.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    floors = {method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()}
+    # Only metrics against the retrained model get a floor, the same for every method of a seed.
+    assert floors["none"]["fid", "retain"] is None and floors["none"]["psnr", "retain"] is None
+    assert floors["none"] == floors["retrain"] == floors["realistic-i2i"]
+    fid_floor = floors["retrain"]["fid-retrained", "retain"]
+    psnr_floor = floors["retrain"]["psnr-retrained", "retain"]
+    # The retrained model is exactly its own reference; the twin (another seed) is not, so its distance is above 0.
+    assert values(runner, "retrain")[1]["fid-retrained", "retain"] == pytest.approx(0, abs=1e-6)
+    assert fid_floor > 1e-4
+    assert 0 < psnr_floor < 100
+    text = render(runner.results.manifest("tiny"), runner.results.rows("tiny"))
+    floor_line = next(line for line in text.splitlines() if line.startswith("| Retrained model, another seed"))
+    assert f"{fid_floor:.3g}"[:3] in floor_line
