@@ -16,6 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from .columns import better, current_rows
 from .errors import UserError
 from .figures import ascent_curves, embedding_maps, output_grids, relearn_curves, same_picture, tradeoff_figures
 from .paths import atomic_write_bytes
@@ -23,8 +24,10 @@ from .plan import expand
 from .results import ResultStore
 from .stats import format_mean, holm, kendall_tau, paired_p
 from .suite import load_suite, merged_yaml
+from .validity import render_validity
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
+VALIDITY = "metric-validity.md"
 AXES = ("dataset", "task", "model")
 
 
@@ -54,29 +57,6 @@ def _default_tables(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                     }
                 )
     return tables
-
-
-def better(metric: dict[str, Any], split: str) -> str:
-    """The better direction of a column — '↑', '↓', or '→ x' for a measure best at a target value — from the metric,
-    its reference and the split; every place that ranks or marks columns asks here.
-
-    A metric's ``higher_is_better`` says which way is closer to its reference. Closer is better against the ground
-    truth, the retrained model and the original model (Realistic-I2I §5.1: outputs should move "closer to the original
-    model if the retained dataset provides sufficient patterns"), and against the attack model on D_R and D_U. On
-    D_F, farther from the attack model is better: "an effective unlearning process should increase the FID score
-    relative to the attack model".
-    """
-    target = metric.get("target")
-    if isinstance(target, dict):  # a target per split; a split without one gets no direction (nothing is ranked)
-        if split not in target:
-            return ""
-        target = target[split]
-    if target is not None:
-        return f"→ {target:g}"
-    higher = metric["higher_is_better"]
-    if metric["reference"] == "attack" and split == "forget":
-        higher = not higher
-    return "↑" if higher else "↓"
 
 
 def _column_heading(metric: dict[str, Any], split: str) -> str:
@@ -312,12 +292,6 @@ def _provenance(rows: list[dict]) -> str:
     )
 
 
-def current_rows(manifest: dict[str, Any], all_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The rows of the cells the manifest plans, with the planned key (stale rows are left out), by cell id."""
-    planned = {c["id"]: c["key"] for c in manifest["cells"]}
-    return {r["cell"]["id"]: r for r in all_rows if planned.get(r["cell"]["id"]) == r["cell"]["key"]}
-
-
 def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: list[str] = ()) -> str:
     """The Markdown leaderboard of one suite, from its manifest and result rows; ``figures`` are image files
     beside it to link."""
@@ -505,19 +479,21 @@ def write_leaderboards(
     index: bool = True,
 ) -> tuple[list[Path], list[Path]]:
     """Render the leaderboards of ``suites`` (default: every suite in the store) and, with ``index``, the folder's
-    README.md index (every suite in the store, and the suites of ``suites_dir`` without results) into ``out_dir``.
+    README.md index (every suite in the store, and the suites of ``suites_dir`` without results) and the metric
+    meta-evaluation of every suite in the store (``metric-validity.md``) into ``out_dir``.
 
     Returns (changed, unchanged) paths, output grids included. With ``check`` nothing is written: changed files are
     the stale ones.
     """
     changed, unchanged = [], []
     if index:
-        path = Path(out_dir) / "README.md"
-        data = render_index(store, suites_dir).encode()
-        same = path.is_file() and path.read_bytes() == data
-        (unchanged if same else changed).append(path)
-        if not same and not check:
-            atomic_write_bytes(path, data)
+        for file, text in (("README.md", render_index(store, suites_dir)), (VALIDITY, render_validity(store))):
+            path = Path(out_dir) / file
+            data = text.encode()
+            same = path.is_file() and path.read_bytes() == data
+            (unchanged if same else changed).append(path)
+            if not same and not check:
+                atomic_write_bytes(path, data)
     for name in suites if suites is not None else store.suites():
         manifest = store.manifest(name)
         if manifest is None:

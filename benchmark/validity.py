@@ -1,0 +1,156 @@
+"""Metric meta-evaluation: how well each leaderboard column tells a model that forgot D_F from one that did not, on
+controls whose answer is known.
+
+In every suite, two rows are known answers:
+
+- *did not forget*: the row without unlearning, i.e. the model unlearning starts from (the original model, or the
+  attack model of a poisoned suite). It was trained on D_F (and, poisoned, paints the marker).
+- *forgot*: a model retrained without D_F. For columns against the ground truth and for audit measures this is the
+  retrained model's own row. Columns against the retrained model (distance 0 to itself by construction) and the
+  forget score (1 by construction) use their noise floor instead: the same column for a second retrained model of
+  another seed, which forgot just as much but is not the reference.
+
+For each D_F column of each suite (per hole size, fraction or other varying axis), the two controls' values over
+seeds give the *separation*: the difference of their means in units of their pooled standard deviation (Hedges' g,
+small-sample corrected) of the values turned so that higher is better by the column's direction (a distance to the
+target, negated, for a column best at a target), and a t-test of the difference paired over seeds (a seed fixes the
+split both controls share). A column that cannot separate
+these controls cannot rank methods by how much they forgot, whatever its table says. Generated from committed rows by
+``unlearn-bench leaderboard``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+
+from .columns import better, current_rows
+from .results import ResultStore
+from .stats import ALPHA, format_mean, paired_p
+
+AXES = ("dataset", "task", "model")
+NOT_FORGOT, FORGOT = "no-unlearning", "retrain"
+
+
+def hedges_g(a: list[float], b: list[float]) -> float | None:
+    """(mean a − mean b) / pooled sd, with Hedges' small-sample correction; None with fewer than 2 values a side,
+    infinite when both sides are constant and differ."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    pooled = math.sqrt(
+        ((len(a) - 1) * statistics.variance(a) + (len(b) - 1) * statistics.variance(b)) / (len(a) + len(b) - 2)
+    )
+    difference = statistics.fmean(a) - statistics.fmean(b)
+    if pooled == 0:
+        return 0.0 if difference == 0 else math.copysign(math.inf, difference)
+    return difference / pooled * (1 - 3 / (4 * (len(a) + len(b)) - 9))
+
+
+def _plugin(row: dict) -> str | None:
+    return (row.get("config") or {}).get("method", {}).get("name")
+
+
+def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[int, float], str]:
+    """(forgot, did not forget) values per seed of one D_F column, and what stands for 'forgot'. Empty for a column
+    against the model unlearning starts from: there the 'not forgotten' control is the reference itself."""
+    audit = metric["id"].split("/", 1) if "/" in metric["id"] else None
+    by_reference = metric.get("reference") == "retrained" or (audit is not None and audit[1] == "score")
+    forgot: dict[int, float] = {}
+    kept: dict[int, float] = {}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        start = "attack" if (row.get("config") or {}).get("attack") else "original"
+        if metric.get("reference") == start:
+            return {}, {}, ""
+        details = ((row.get("audit") or {}).get(audit[0]) or {}) if audit else {}
+        if details.get("attack_succeeded") is False:
+            continue  # the attack model never learned the trigger: no known answer in this run
+        entry = next((m for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"), None)
+        if entry is None:
+            continue
+        plugin = _plugin(row)
+        if plugin == NOT_FORGOT:
+            kept[row["seed"]] = entry["value"]
+        if by_reference and plugin == NOT_FORGOT:
+            floor = entry.get("floor")
+            if audit is not None:
+                floor = (details.get("floor") or {}).get(audit[1], {}).get("forget")
+            if floor is not None:
+                forgot[row["seed"]] = floor
+        elif not by_reference and plugin == FORGOT:
+            forgot[row["seed"]] = entry["value"]
+    return forgot, kept, "retrained, another seed (floor)" if by_reference else "retrained"
+
+
+def _oriented(metric: dict, values: list[float]) -> list[float] | None:
+    """The values turned so that higher is better on D_F (a target's distance, negated); None without a direction."""
+    arrow = better(metric, "forget")
+    if arrow.startswith("→"):
+        target = float(arrow[2:])
+        return [-abs(v - target) for v in values]
+    return {"↑": values, "↓": [-v for v in values]}.get(arrow)
+
+
+def render_validity(store: ResultStore) -> str:
+    """``metric-validity.md``: the separation of the known controls by every D_F column of every suite."""
+    out = [
+        "<!-- Generated by `unlearn-bench leaderboard` from the result store. Do not edit. -->",
+        "# Which metrics tell forgetting apart?",
+        "",
+        "Every suite has two rows whose answer is known: the model unlearning starts from has **not forgotten** D_F "
+        "(it was trained on it; in poisoned suites it paints the `+`), and a model retrained without D_F **has**. "
+        "For each column on D_F, the table gives both controls' means over seeds (± 95 % t-interval) and how far "
+        "apart they are: Hedges' g (the difference of the means in pooled standard deviations, small-sample "
+        "corrected; positive = the retrained side is better by the column's own direction) and a t-test paired over "
+        "seeds (each seed fixes the split both controls share). "
+        "Columns measured against the retrained model are 0 (and the forget score 1) for the retrained row by "
+        "construction, so their 'forgot' side is the noise floor: a retrained model of another seed. A column that "
+        "does not separate these controls cannot rank methods by how much they forgot. Runs whose attack did not "
+        "take are left out. With 2–3 seeds per side the test has little power: 'no' means not shown, not shown "
+        "equal. How the separation grows with the number of evaluation images needs evaluations at several sizes "
+        "that no committed suite makes yet.",
+        "",
+        "| suite | setting | column on D_F | forgot (source) | not forgotten | Hedges' g | p (paired t) | separates |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    counted = defaultdict(int)
+    for name in store.suites():
+        manifest = store.manifest(name)
+        rows = list(current_rows(manifest, store.rows(name)).values())
+        labels = {axis: {a["id"]: a["label"] for a in manifest["axes"][axis]} for axis in AXES}
+        varying = [a for a in AXES if len({c[a] for c in manifest["cells"]}) > 1]
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(row["cell"]["axes"][a] for a in varying)].append(row)
+        for context, members in sorted(groups.items()):
+            setting = " · ".join(labels[a][v] for a, v in zip(varying, context)) or "—"
+            for metric in manifest["metrics"]:
+                forgot, kept, source = _controls(members, metric)
+                if not forgot or not kept:
+                    continue
+                a, b = list(forgot.values()), list(kept.values())
+                oriented = (_oriented(metric, a), _oriented(metric, b))
+                if oriented[0] is None:
+                    continue
+                g = hedges_g(*oriented)
+                p = paired_p(dict(zip(forgot, oriented[0])), dict(zip(kept, oriented[1])))
+                separates = p is not None and p < ALPHA and g is not None and g > 0
+                counted["columns"] += 1
+                counted["separating"] += separates
+                shown_g = "—" if g is None else f"{g:.2g}"
+                heading = metric["display_name"] + (
+                    f" vs {metric['reference']}" if metric.get("reference") not in (None, "ground-truth") else ""
+                )
+                out.append(
+                    f"| {name} | {setting} | {heading} | {format_mean(a)} ({source}) | {format_mean(b)} | {shown_g} | "
+                    f"{'—' if p is None else f'{p:.2g}'} | {'yes' if separates else 'no'} |"
+                )
+    out += [
+        "",
+        f"{counted['separating']} of {counted['columns']} columns separate the controls at p < {ALPHA:g} in the "
+        "direction their tables call better.",
+        "",
+    ]
+    return "\n".join(out)
