@@ -32,6 +32,10 @@ class RunContext:
       audits, trained with another seed on D_R and the split's ``population`` images of the forget classes). Treat
       them as read-only. ``retrained_model()`` is ``upstream('retrained')``; ``has_upstream(kind)`` says whether this
       run has (and declared) that kind, e.g. ``attack`` only in suites with an attack.
+    - ``cached_model(kind, key, build)``: a model an audit trains for itself (e.g. shadow models), stored in the
+      artefact cache under ``kind`` and a key made of ``key`` and everything that determines a model trained from
+      scratch on this split (data, task, model, seed); ``build()`` runs only when no stored copy exists, so every
+      cell and every later run of the same seed shares it.
     - ``log(series, **values)`` appends a point to a trace series; ``record(**values)`` adds summary values. Both
       go into the result row.
     """
@@ -46,6 +50,7 @@ class RunContext:
         original: I2IModel | None = None,
         upstream: Callable[[str], I2IModel] | None = None,
         has_upstream: Callable[[str], bool] | None = None,
+        cached_model: Callable[[str, dict[str, Any], Callable[[], I2IModel]], I2IModel] | None = None,
         show_progress: bool = True,
     ):
         self.data = data
@@ -56,6 +61,7 @@ class RunContext:
         self.original = original
         self._upstream = upstream
         self._has_upstream = has_upstream
+        self._cached_model = cached_model
         self.show_progress = show_progress
         self._generators = 0
         self.trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -81,6 +87,11 @@ class RunContext:
 
     def has_upstream(self, kind: str) -> bool:
         return self._has_upstream is not None and self._has_upstream(kind)
+
+    def cached_model(self, kind: str, key: dict[str, Any], build: Callable[[], I2IModel]) -> I2IModel:
+        if self._cached_model is None:
+            return build()
+        return self._cached_model(kind, key, build)
 
     def retrained_model(self) -> I2IModel:
         return self.upstream("retrained")

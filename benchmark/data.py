@@ -34,7 +34,8 @@ class SplitData:
     ``transforms`` maps a part to a function applied to its clean images before degradation (the poisoning audit
     marks forget images this way). ``workers`` loader processes read and decode images (0: in this process); on
     CUDA, batches are staged in pinned memory and copied asynchronously. ``reads`` counts the images served per
-    part, so tests can prove, for example, that a method never read the forget set.
+    part, so tests can prove, for example, that a method never read the forget set. ``define`` adds a part made of
+    chosen images of existing parts (an audit's shadow training sets).
     """
 
     def __init__(
@@ -53,8 +54,24 @@ class SplitData:
         self.transforms = transforms or {}
         self.workers = workers
         self.reads: Counter[str] = Counter()
+        self.defined: dict[str, list[tuple[str, list[int] | None]]] = {}
+
+    def define(self, name: str, sources: list[tuple[str, list[int] | None]]) -> None:
+        """A new part ``name``: for each (part, positions) the images at those positions of that part (None: all of
+        it), in order. Parts whose images are transformed (poisoned) cannot be mixed this way."""
+        for part, _ in sources:
+            if self.transforms.get(part) is not None:
+                raise ValueError(f"part '{part}' is transformed (poisoned): it cannot go into a defined part")
+        self.defined[name] = sources
 
     def _subset(self, part: str) -> Dataset:
+        if part in self.defined:
+            return ConcatDataset(
+                [
+                    self._subset(source) if positions is None else Subset(self._subset(source), positions)
+                    for source, positions in self.defined[part]
+                ]
+            )
         if part == "holdout":
             return Subset(self.data.test, self.split.holdout)
         if part == "shadow":

@@ -436,6 +436,7 @@ class Runner:
             original=original,
             upstream=lambda kind: self.declared_upstream(cell, kind),
             has_upstream=lambda kind: kind in self.needs(cell),
+            cached_model=lambda kind, key, build: self.cached_model(cell, kind, key, build),
             show_progress=self.show_progress,
         )
 
@@ -476,6 +477,27 @@ class Runner:
         while len(self._models) > 6:
             self._models.popitem(last=False)
         return model, meta
+
+    def cached_model(self, cell: Cell, kind: str, key: dict[str, Any], build) -> I2IModel:
+        """``ctx.cached_model``: a model a plugin builds for itself, stored under ``kind`` and a content key of
+        ``key`` and the cell's retrained-model key (data, task, model, seed, harness)."""
+        if kind in UPSTREAM or kind == "unlearned":
+            raise CellFailed(f"cached_model: '{kind}' is an upstream kind; choose another name")
+        content = stable_hash({"artefact": kind, "from_scratch": cell.keys["retrained"], **key})
+        stored = self.artefacts.load(kind, content)
+        if stored is None:
+            with self.artefacts.lock(kind, content):
+                stored = self.artefacts.load(kind, content)
+                if stored is None:
+                    model = build()
+                    model.eval()
+                    self.artefacts.save(kind, content, model, {"key": key})
+        if stored is not None:
+            model = self.new_model(cell)
+            model.load_state_dict(stored[0])
+            model.eval()
+        model.pretrained()
+        return model
 
     def _build(self, cell: Cell, kind: str, key: str) -> tuple[I2IModel, dict]:
         built = time.perf_counter()

@@ -15,6 +15,14 @@ queries the model with each degraded image and sees the restoration error on the
 Reported: ROC AUC (0.5 = chance, the retrained model's ideal) and the true-positive rate at 1 % false positives
 (threshold from the non-members' scores), both on D_F. A model that forgot D_F should sit where the retrained
 model sits.
+
+The ``lira`` audit is the per-example attack (LiRA, Carlini et al. 2022; for unlearning, U-LiRA, Hayes et al.
+2024): ``shadows`` models are trained like the original, each on D_R plus a seeded random half of a candidate pool
+(the members and the non-members), so every candidate is *in* about half of them. Per candidate, the restoration
+statistic s = −log(MSE on the hole) of the models that trained on it and of those that did not give two Gaussians
+(per-candidate means, one variance per side: the fixed-variance form, stable with few shadows); the model under test
+scores log N(s; in) − log N(s; out). Reported: TPR at 0.1 % and 1 % FPR and the AUC, on D_F. With few non-members a
+low FPR is reached only at zero false positives: the row records the FPR each threshold achieved.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import dataclasses
 import torch
 import unlearn_bench
 from unlearn_bench.attacks import Attack, AuditReport, Measure
+from unlearn_bench.errors import CellFailed
 from unlearn_bench.unlearning import masked_squared_error
 
 FALSE_POSITIVE_RATE = 0.01
@@ -113,6 +122,104 @@ class MembershipInference(Attack):
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class LiraParams:
+    shadows: int = dataclasses.field(
+        default=8, metadata={"min": 2, "help": "shadow models, each trained on D_R and a random half of the candidates"}
+    )
+    batch_size: int = dataclasses.field(default=256, metadata={"min": 1})
+
+
+@torch.no_grad()
+def statistic(model, ctx, part: str, batch_size: int) -> torch.Tensor:
+    """−log of each image's mean squared restoration error on the hole (higher: fits it better)."""
+    model.eval()
+    out = []
+    for batch in ctx.batches(part, batch_size, shuffle=False):
+        errors, counts = masked_squared_error(model.restore(batch.inputs, batch.mask), batch.targets, batch.mask)
+        out.append(-torch.log((errors / counts.clamp_min(1)).double().clamp_min(1e-12)).cpu())
+    return torch.cat(out)
+
+
+def likelihood_ratios(shadow: torch.Tensor, inside: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per candidate, log N(target; in) − log N(target; out) from the shadows' statistics (shadows × candidates) and
+    which shadow trained on which candidate; per-candidate means (the side's overall mean where no shadow is on that
+    side), one variance per side."""
+    scores = []
+    for side in (inside, ~inside):
+        count = side.sum(0)
+        overall = shadow[side].mean()
+        mean = torch.where(count > 0, (shadow * side).sum(0) / count.clamp_min(1), overall)
+        spread = ((shadow - mean)[side]).pow(2).mean().sqrt().clamp_min(1e-6)
+        scores.append(-0.5 * ((target - mean) / spread) ** 2 - torch.log(spread))
+    return scores[0] - scores[1]
+
+
+class Lira(Attack):
+    """Per-example membership inference with shadow models (LiRA): TPR at 0.1 % and 1 % FPR and AUC on D_F."""
+
+    name = "lira"
+    behaviour_version = 1
+    Params = LiraParams
+    measures = {
+        "tpr-0.1": Measure("LiRA TPR@0.1%FPR", higher_is_better=None, target=0.001),
+        "tpr-1": Measure("LiRA TPR@1%FPR", higher_is_better=None, target=0.01),
+        "auc": Measure("LiRA AUC", higher_is_better=None, target=0.5),
+    }
+
+    def audit(self, model, ctx):
+        p = self.params
+        members, nonmembers = ctx.data.size("forget"), ctx.data.size("holdout")
+        if members == 0 or nonmembers == 0:
+            raise CellFailed("lira needs forget-set images and held-out images of the same classes")
+        draw = torch.Generator().manual_seed(ctx.seed * 1_000_003 + 515_151)  # the same halves for every method
+        inside = torch.rand(p.shadows, members + nonmembers, generator=draw) < 0.5
+        shadows = []
+        for i in range(p.shadows):
+            part = f"lira/{i}"
+            chosen = inside[i].nonzero().flatten().tolist()
+            try:
+                ctx.data.define(
+                    part,
+                    [("retain", None), ("forget", [j for j in chosen if j < members]),
+                     ("holdout", [j - members for j in chosen if j >= members])],
+                )  # fmt: skip
+            except ValueError as exc:
+                raise CellFailed(f"lira: {exc} (poisoned suites are not supported yet)") from None
+
+            def build(part=part, i=i):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(ctx.seed * 7919 + i + 1)
+                    shadow = ctx.new_model()
+                    return ctx.fit(shadow, part, desc=f"lira shadow {i + 1}/{p.shadows}")
+
+            key = {"index": i, "inside": inside[i].int().tolist()}
+            shadows.append(ctx.cached_model("lira-shadow", key, build))
+
+        def statistics(m):
+            return torch.cat([statistic(m, ctx, "forget", p.batch_size), statistic(m, ctx, "holdout", p.batch_size)])
+
+        shadow = torch.stack([statistics(s) for s in shadows])
+        scores = likelihood_ratios(shadow, inside, statistics(model))
+        member_scores, nonmember_scores = scores[:members], scores[members:]
+        values, achieved = {"auc": {"forget": roc_auc(member_scores, nonmember_scores)}}, {}
+        for name, fpr in (("tpr-0.1", 0.001), ("tpr-1", 0.01)):
+            tpr, achieved[name] = tpr_at_fpr(member_scores, nonmember_scores, fpr)
+            values[name] = {"forget": tpr}
+        return AuditReport(
+            values,
+            {
+                "shadows": p.shadows,
+                "members": members,
+                "nonmembers": nonmembers,
+                "achieved_fpr": achieved,
+                "signal": "-log mean squared restoration error on the hole, per image",
+                "fpr_resolution": 1 / nonmembers,  # a lower FPR is reached only at zero false positives
+            },
+        )
+
+
 @unlearn_bench.hookimpl
 def register_attacks(register):
     register(MembershipInference)
+    register(Lira)

@@ -357,3 +357,48 @@ def test_quantize_checks_its_bits(tiny, tmp_path):
         assert info.value.key.startswith("audits[0].params")
     with pytest.raises(ConfigError, match="needs the suite's attack to be 'backdoor'"):
         load_suite(tiny.write_suite(tmp_path, "audits:\n  - {name: quantize}\n"))
+
+
+LIRA = """\
+audits:
+  - {name: lira, params: {shadows: 4}}
+"""
+
+
+@pytest.mark.slow
+def test_lira_flags_the_members_of_an_overfitted_model_and_not_of_one_that_never_saw_them(tiny, tmp_path):
+    text = tiny.SUITE.replace("params: {width: 4}", "params: {width: 16}").replace("epochs: 2,", "epochs: 150,")
+    text = text.replace("name: tiny-shapes\n", "name: tiny-shapes\n    params: {test_per_class: 24}\n")
+    start, end = text.index("  - name: realistic-i2i"), text.index("metrics:")
+    text = text[:start] + text[end:]  # no unlearning method: the two controls are enough
+    runner = make_runner(tiny.write_suite(tmp_path, LIRA, text=text), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    details = rows["none"]["audit"]["lira"]
+    assert (details["members"], details["nonmembers"], details["shadows"]) == (24, 12, 4)
+    # The over-fitted original ranks its members above every non-member far more often than chance...
+    assert measure(rows["none"], "lira/tpr-1", "forget") >= 0.25 and measure(rows["none"], "lira/auc", "forget") > 0.75
+    # ...the retrained model, which never saw them, does not (by chance a member beats all 12 non-members 1 time in 13).
+    assert measure(rows["retrain"], "lira/tpr-1", "forget") <= 0.25
+    assert 0.25 < measure(rows["retrain"], "lira/auc", "forget") < 0.75
+    # The shadows are cached artefacts, shared by both cells (and by later runs).
+    assert len(list((tmp_path / "artefacts" / "lira-shadow").rglob("*.pt"))) == 4
+
+
+def test_lira_needs_two_shadows_or_more(tiny, tmp_path):
+    from unlearn_bench.errors import ConfigError
+    from unlearn_bench.suite import load_suite
+
+    with pytest.raises(ConfigError, match="must be at least 2, got 1") as info:
+        load_suite(tiny.write_suite(tmp_path, LIRA.replace("shadows: 4", "shadows: 1")))
+    assert info.value.key == "audits[0].params.shadows"
+
+
+def test_likelihood_ratios_favour_the_side_a_statistic_sits_on():
+    from unlearn_bench_plugins.membership import likelihood_ratios
+
+    inside = torch.tensor([[True, False], [False, True], [True, True], [False, False]])
+    shadow = torch.tensor([[5.0, 1.0], [1.0, 5.0], [5.2, 5.1], [0.9, 1.1]])  # in: about 5, out: about 1
+    scores = likelihood_ratios(shadow, inside, torch.tensor([5.0, 1.0]))
+    assert scores[0] > 0 > scores[1]
