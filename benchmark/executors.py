@@ -12,7 +12,7 @@ What a cluster executor needs to know about each piece of work is in :class:`Res
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .component import Component
@@ -56,12 +56,13 @@ class CellOutcome:
 class Executor(Component):
     """Base class of executor plugins.
 
-    ``run(runner, cells, status)`` runs ``cells`` (all pending, in the suite's order) and yields a
+    ``run(runner, cells, status)`` runs ``cells`` (pending cells in the suite's order, a sequence that claims each cell
+    for this run as it is reached: see ``ClaimedCells``) and yields a
     :class:`CellOutcome` for each as it finishes; a cell that cannot run yields a failed row rather than raising.
     ``status(text)`` shows a short progress note beside the driver's progress bar. ``runner`` gives the suite,
     the artefact store, :meth:`Runner.needs` and, for in-process execution, :meth:`Runner.run_cell`. An executor
     never writes the result store: the driver does, as outcomes arrive, so an interrupted run keeps them.
     """
 
-    def run(self, runner: Runner, cells: list[Cell], status: Callable[[str], None]) -> Iterator[CellOutcome]:
+    def run(self, runner: Runner, cells: Sequence[Cell], status: Callable[[str], None]) -> Iterator[CellOutcome]:
         raise NotImplementedError

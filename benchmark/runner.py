@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import functools
 import re
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -122,6 +123,34 @@ def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
     }
 
 
+class ClaimedCells(Sequence):
+    """The cells handed to an executor. Iterated in order (as the built-in executors do), each cell is claimed just
+    before it is handed over, so that a concurrent run can take the ones not reached yet; any other use (``len``,
+    indexing, ``reversed``) claims them all first. Cells ``claim`` refuses are left out; each cell is decided once."""
+
+    def __init__(self, cells: list[Cell], claim: Callable[[Cell], bool]):
+        self._cells = cells
+        self._claim = claim
+        self._decided: dict[str, bool] = {}
+
+    def _take(self, cell: Cell) -> bool:
+        if cell.id not in self._decided:
+            self._decided[cell.id] = self._claim(cell)
+        return self._decided[cell.id]
+
+    def __iter__(self) -> Iterator[Cell]:
+        return (cell for cell in self._cells if self._take(cell))
+
+    def _claimed(self) -> list[Cell]:
+        return [cell for cell in self._cells if self._take(cell)]
+
+    def __len__(self) -> int:
+        return len(self._claimed())
+
+    def __getitem__(self, index):
+        return self._claimed()[index]
+
+
 class Runner:
     def __init__(
         self,
@@ -175,7 +204,7 @@ class Runner:
         """Run the pending cells on the executor, writing each outcome as it arrives.
 
         Concurrent runs into the same store share the work: a run computes a cell only while it holds the cell's lock
-        (see :meth:`_claim`); cells another run holds are left for a second pass, which waits for their locks and
+        (see :class:`ClaimedCells`); cells another run holds are left for a second pass, which waits for their locks and
         skips every cell that run finished meanwhile."""
         todo = self.pending(force, retry_failed)
         summary = RunSummary(planned=len(self.cells), skipped=len(self.cells) - len(todo))
@@ -198,7 +227,10 @@ class Runner:
                 cells, wait = todo, False
                 while cells:
                     deferred: list[Cell] = []
-                    claimed = self._claim(cells, seen, held, deferred, wait, summary)
+                    claim = functools.partial(
+                        self._claim, seen=seen, held=held, deferred=deferred, wait=wait, summary=summary
+                    )
+                    claimed = ClaimedCells(cells, claim)
                     for outcome in executor.run(self, claimed, bar.set_postfix_str):
                         row = outcome.row
                         cell_id = row["cell"]["id"]
@@ -239,30 +271,29 @@ class Runner:
 
     def _claim(
         self,
-        cells: list[Cell],
+        cell: Cell,
         seen: dict[str, tuple | None],
         held: dict[str, FileLock],
         deferred: list[Cell],
         wait: bool,
         summary: RunSummary,
-    ) -> Iterator[Cell]:
-        """The cells of ``cells`` this run computes, each taken with its lock just before it is handed to the executor.
-        A cell locked by another run goes to ``deferred`` (or, with ``wait``, is waited for); a cell whose row changed
-        since this run started, to an ok row of the current key, was computed by another run and is skipped."""
-        for cell in cells:
-            lock = self.results.lock(self.suite.name, cell.id)
-            if not lock.acquire(blocking=wait):
-                deferred.append(cell)
-                continue
-            stamp = self._row_stamp(cell)
-            if stamp != seen[cell.id] and stamp is not None and stamp[:2] == (cell.key, "ok"):
-                lock.release()
-                summary.skipped += 1
-                if self.show_progress:
-                    tqdm.write(f"{cell.id}: computed by another run meanwhile")
-                continue
-            held[cell.id] = lock
-            yield cell
+    ) -> bool:
+        """Whether this run computes ``cell``, taking its lock. A cell locked by another run goes to ``deferred`` (or,
+        with ``wait``, is waited for); a cell whose row changed since this run started, to an ok row of the current
+        key, was computed by another run and is skipped."""
+        lock = self.results.lock(self.suite.name, cell.id)
+        if not lock.acquire(blocking=wait):
+            deferred.append(cell)
+            return False
+        stamp = self._row_stamp(cell)
+        if stamp != seen[cell.id] and stamp is not None and stamp[:2] == (cell.key, "ok"):
+            lock.release()
+            summary.skipped += 1
+            if self.show_progress:
+                tqdm.write(f"{cell.id}: computed by another run meanwhile")
+            return False
+        held[cell.id] = lock
+        return True
 
     # ----------------------------------------------------------------------------------------------- cells
 
