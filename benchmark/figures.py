@@ -21,6 +21,15 @@ PAD, GAP = 2, 10  # pixels between tiles and between the D_F and D_R blocks
 SPLITS = (("forget", "D_F (forget)"), ("retain", "D_R (retain)"))
 
 
+def png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, laid out tightly and without a timestamp or software tag (so unchanged figures keep
+    their bytes)."""
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def figure_name(suite: str, cell: dict[str, Any]) -> str:
     return f"{suite}-outputs-{cell['dataset']}-{cell['task']}-{cell['model']}.png"
 
@@ -149,10 +158,7 @@ def ascent_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str
         axes[0].set(xlabel="ascent iteration", ylabel="output distance to θ0 (RMS over the hole)")
         axes[1].set(xlabel="ascent iteration", ylabel="forget loss", yscale="log")
         axes[0].legend(fontsize=8)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-        out[curves_name(suite, combo)] = buffer.getvalue()
+        out[curves_name(suite, combo)] = png(figure)
     return out
 
 
@@ -210,10 +216,7 @@ def embedding_maps(suite: str, manifest: dict, rows: dict[str, dict], store: Res
             f"t-SNE of {first['extractor']['display_name']} embeddings: outputs (o) and {reference} (x), seed {seed}",
             fontsize=9,
         )
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-        out[maps_name(suite, combo)] = buffer.getvalue()
+        out[maps_name(suite, combo)] = png(figure)
     return out
 
 
@@ -282,10 +285,7 @@ def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[
             ax.axvline(float(np.mean(floors)), linestyle="--", color="grey", label="retrained, another seed (floor)")
         ax.set(xlabel="forget score on D_F (0 = starting model, 1 = retrained)", ylabel="PSNR on D_R (dB, hole)")
         ax.legend(fontsize=7)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-        out[tradeoff_name(suite, combo)] = buffer.getvalue()
+        out[tradeoff_name(suite, combo)] = png(figure)
     return out
 
 
@@ -327,8 +327,5 @@ def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[st
         ax.set_xscale("symlog", linthresh=10)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-        out[relearn_name(suite, combo)] = buffer.getvalue()
+        out[relearn_name(suite, combo)] = png(figure)
     return out

@@ -563,25 +563,28 @@ class Runner:
         ctx.fit(model, "retain", series="train", desc=f"retrain on D_R ({cell.model.id})")
         return model, {"source": "trained on the retain set", "trace": dict(ctx.trace), "reads": dict(ctx.data.reads)}
 
-    def _build_twin(self, cell: Cell) -> tuple[I2IModel, dict]:
-        seed = cell.seed + TWIN_SEED_OFFSET
+    def _train_reseeded(self, cell: Cell, offset: int, part: str, desc: str, source: str) -> tuple[I2IModel, dict]:
+        """A model of the cell's architecture trained from scratch on ``part`` with the seed ``cell.seed + offset``."""
+        seed = cell.seed + offset
         torch.manual_seed(seed)  # model() restores the global RNG afterwards
         model = self.new_model(cell, seed)
         ctx = self.context(cell, seed=seed)
-        ctx.fit(model, "retain", series="train", desc=f"retrain on D_R with another seed ({cell.model.id})")
-        return model, {"source": f"trained with seed {seed} on the retain set", "trace": dict(ctx.trace)}
-
-    def _build_shadow(self, cell: Cell) -> tuple[I2IModel, dict]:
-        seed = cell.seed + SHADOW_SEED_OFFSET
-        torch.manual_seed(seed)  # model() restores the global RNG afterwards
-        model = self.new_model(cell, seed)
-        ctx = self.context(cell, seed=seed)
-        ctx.fit(model, "shadow", series="train", desc=f"train shadow model ({cell.model.id})")
+        ctx.fit(model, part, series="train", desc=f"{desc} ({cell.model.id})")
         return model, {
-            "source": f"trained with seed {seed} on D_R and half of the forget classes' test images",
+            "source": f"trained with seed {seed} on {source}",
             "trace": dict(ctx.trace),
             "reads": dict(ctx.data.reads),
         }
+
+    def _build_twin(self, cell: Cell) -> tuple[I2IModel, dict]:
+        return self._train_reseeded(
+            cell, TWIN_SEED_OFFSET, "retain", "retrain on D_R with another seed", "the retain set"
+        )
+
+    def _build_shadow(self, cell: Cell) -> tuple[I2IModel, dict]:
+        return self._train_reseeded(
+            cell, SHADOW_SEED_OFFSET, "shadow", "train shadow model", "D_R and half of the forget classes' test images"
+        )
 
     def _build_attack(self, cell: Cell) -> tuple[I2IModel, dict]:
         original = copy.deepcopy(self.model(cell, "original")[0])
