@@ -14,7 +14,9 @@ already near the retrained one; this score can, because it is measured along the
 The *noise floor*: the same score of a second retrained model, trained with another seed (the ``twin`` upstream
 model). The retrained model's own score of 1 is exact only because it is the reference; an equally good "forgetting"
 scores about the twin's value, so a method is as forgotten as retraining once its score reaches the floor, not 1.
-On D_R the score should stay near 0: the retained classes' restorations should not move towards another model's.
+On D_R it is reported without a direction: near 0 when the starting model restores D_R well (the retained classes'
+restorations need not move), but in a poisoned suite the attack model also paints its marker into D_R, and there
+moving towards the retrained model is the repair (a second retrained model scores 0.75 on D_R in Table 1's counterpart).
 Movement orthogonal to the segment (damage) does not show here; PSNR against the ground truth measures it.
 """
 
@@ -63,8 +65,9 @@ class ForgetScore(Attack):
     name = "forget-score"
     behaviour_version = 1
     Params = Params
-    # Best at 1 on D_F (as far as retraining moves) and at 0 on D_R (the retained classes' restorations stay).
-    measures = {"score": Measure("Forget score", higher_is_better=None, target={"forget": 1.0, "retain": 0.0})}
+    # Best at 1 on D_F (as far as retraining moves). On D_R it is a diagnostic without a direction: near 0 when the
+    # starting model restores D_R well, but an attack model that also paints its marker into D_R should move away.
+    measures = {"score": Measure("Forget score", higher_is_better=None, target={"forget": 1.0})}
 
     def upstream(self):
         # The starting model is the attack model when the suite has an attack, else the original; the runner drops

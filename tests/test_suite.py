@@ -517,7 +517,10 @@ def test_unknown_attack_lists_the_registered_ones(tmp_path, doc):
     doc["attack"] = {"name": "poison"}
     err = config_error(write(tmp_path / "s.yaml", doc))
     assert err.key == "attack.name"
-    assert err.message == "unknown attack 'poison'; available: backdoor, forget-score, lira, membership-inference, quantize, relearn"
+    assert (
+        err.message
+        == "unknown attack 'poison'; available: backdoor, forget-score, lira, membership-inference, quantize, relearn"
+    )
 
 
 def test_audits_are_checked_like_the_attack(tmp_path, doc):
