@@ -66,7 +66,9 @@ def _run_quietly(path, root) -> None:
 def test_runs_killed_at_random_points_resume_to_the_numbers_of_an_uninterrupted_run(tiny, tmp_path):
     path = tiny.write_suite(tmp_path)
     reference = make_runner(path, tmp_path / "whole")
+    started = time.monotonic()
     reference.run()
+    whole = time.monotonic() - started  # kill points are drawn within the time a whole run takes
     expected = values(reference)
     context = multiprocessing.get_context("fork")
     draw = random.Random(7)
@@ -74,7 +76,7 @@ def test_runs_killed_at_random_points_resume_to_the_numbers_of_an_uninterrupted_
     for _ in range(4):
         child = context.Process(target=_run_quietly, args=(path, tmp_path / "killed"))
         child.start()
-        child.join(timeout=draw.uniform(0.5, 4.0))
+        child.join(timeout=draw.uniform(0.05, 0.6) * whole)
         if child.is_alive():
             os.kill(child.pid, signal.SIGKILL)
             child.join()
