@@ -1,5 +1,6 @@
-"""What a leaderboard column means: its better direction, and which stored rows are current. Shared by the
-leaderboards and the metric meta-evaluation."""
+"""What a leaderboard column means and how rows feed it: its better direction, which stored rows are current, which
+runs count for an audit, and a column's noise floor. Shared by the leaderboards, their figures and the metric
+meta-evaluation."""
 
 from __future__ import annotations
 
@@ -35,3 +36,21 @@ def current_rows(manifest: dict[str, Any], all_rows: list[dict[str, Any]]) -> di
     """The rows of the cells the manifest plans, with the planned key (stale rows are left out), by cell id."""
     planned = {c["id"]: c["key"] for c in manifest["cells"]}
     return {r["cell"]["id"]: r for r in all_rows if planned.get(r["cell"]["id"]) == r["cell"]["key"]}
+
+
+def attack_took(row: dict[str, Any], metric_id: str) -> bool:
+    """False for an audit's measure in a run where the audit's own attack did not take (``attack_succeeded`` false
+    in its details): there the rate measures the attack's failure, not forgetting, so it is left out of means."""
+    auditor = metric_id.split("/")[0] if "/" in metric_id else None
+    details = ((row.get("audit") or {}).get(auditor) or {}) if auditor else {}
+    return details.get("attack_succeeded", True) is not False
+
+
+def floor_of(row: dict[str, Any], metric_id: str, split: str) -> float | None:
+    """The noise floor a row records for a column: a metric result's ``floor`` (the metric for a second retrained model
+    of another seed), or for an audit measure ``<audit>/<measure>`` its details' ``floor[measure][split]``."""
+    if "/" in metric_id:
+        auditor, measure = metric_id.split("/", 1)
+        details = (row.get("audit") or {}).get(auditor) or {}
+        return (details.get("floor") or {}).get(measure, {}).get(split)
+    return next((m.get("floor") for m in row["metrics"] if m["metric"] == metric_id and m["split"] == split), None)

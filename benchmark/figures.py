@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .columns import attack_took, floor_of
 from .results import ResultStore
 from .stats import half_width
 
@@ -228,9 +229,7 @@ def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[fl
     """(value, noise floor) of a measure of the audit plugin ``plugin`` in one row."""
     for m in row["metrics"]:
         if m["name"] == plugin and m["metric"].endswith(f"/{measure}") and m["split"] == split:
-            auditor = m["metric"].split("/")[0]
-            floor = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
-            return m["value"], floor
+            return m["value"], floor_of(row, m["metric"], split)
     return None, None
 
 
@@ -310,9 +309,9 @@ def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[st
             for m in row["metrics"]:
                 if m["name"] != "relearn" or not m["metric"].endswith("/rate-after"):
                     continue
-                details = row["audit"][m["metric"].split("/")[0]]
-                if details.get("attack_succeeded") is False:
+                if not attack_took(row, m["metric"]):
                     continue
+                details = row["audit"][m["metric"].split("/")[0]]
                 steps = details["steps"]
                 curves.setdefault(cell["method"], []).append(details["curve"])
                 reference[row["seed"]] = details["retrained_curve"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .columns import better, current_rows
+from .columns import attack_took, better, current_rows, floor_of
 from .errors import UserError
 from .figures import ascent_curves, embedding_maps, output_grids, relearn_curves, same_picture, tradeoff_figures
 from .paths import atomic_write_bytes
@@ -123,12 +123,7 @@ def _floor_rows(columns: list[tuple[dict, str]], rows: list[dict], varying: list
             continue
         context = tuple(row["cell"]["axes"][a] for a in varying)
         for c, (metric, split) in enumerate(columns):
-            value = next(
-                (m.get("floor") for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == split), None
-            )
-            if "/" in metric["id"]:
-                auditor, measure = metric["id"].split("/", 1)
-                value = (((row.get("audit") or {}).get(auditor) or {}).get("floor") or {}).get(measure, {}).get(split)
+            value = floor_of(row, metric["id"], split)
             if value is not None:
                 floors[context][c][row["seed"]] = value
     return [
@@ -185,14 +180,6 @@ def _verdicts(
             bold = g == best or (tested.get(g) is not None and not worse[g])
             marks[g] = (bold, same_as_start.get(g, False))
     return marks
-
-
-def attack_took(row: dict[str, Any], metric_id: str) -> bool:
-    """False for an audit's measure in a run where the audit's own attack did not take (``attack_succeeded`` false
-    in its details): there the rate measures the attack's failure, not forgetting, so it is left out of means."""
-    auditor = metric_id.split("/")[0] if "/" in metric_id else None
-    details = ((row.get("audit") or {}).get(auditor) or {}) if auditor else {}
-    return details.get("attack_succeeded", True) is not False
 
 
 def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str], labels: dict) -> list[str]:

@@ -139,10 +139,10 @@ class ClaimedCells(Sequence):
         return self._decided[cell.id]
 
     def __iter__(self) -> Iterator[Cell]:
-        return (cell for cell in self._cells if self._take(cell))
+        return (cell for cell in self._cells if self._take(cell))  # lazily: each claimed as it is reached
 
     def _claimed(self) -> list[Cell]:
-        return [cell for cell in self._cells if self._take(cell)]
+        return [cell for cell in self._cells if self._take(cell)]  # not list(self): list() asks len() first
 
     def __len__(self) -> int:
         return len(self._claimed())
@@ -492,17 +492,7 @@ class Runner:
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
-        stored = self.artefacts.load(kind, key)
-        if stored is None:
-            with self.artefacts.lock(kind, key):  # a concurrent run building it: wait, then load what it saved
-                stored = self.artefacts.load(kind, key)
-                if stored is None:
-                    model, meta = self._build(cell, kind, key)
-        if stored is not None:
-            state, meta = stored
-            model = self.new_model(cell)
-            model.load_state_dict(state)
-            model.eval()
+        model, meta = self._stored_or_built(cell, kind, key, lambda: self._build(cell, kind, key))
         model.pretrained()  # what only pre-training trains is frozen in every model a cell or method receives
         self._models[key] = (model, meta)
         while len(self._models) > 6:
@@ -515,20 +505,31 @@ class Runner:
         if kind in UPSTREAM or kind == "unlearned":
             raise CellFailed(f"cached_model: '{kind}' is an upstream kind; choose another name")
         content = stable_hash({"artefact": kind, "from_scratch": cell.keys["retrained"], **key})
-        stored = self.artefacts.load(kind, content)
-        if stored is None:
-            with self.artefacts.lock(kind, content):
-                stored = self.artefacts.load(kind, content)
-                if stored is None:
-                    model = build()
-                    model.eval()
-                    self.artefacts.save(kind, content, model, {"key": key})
-        if stored is not None:
-            model = self.new_model(cell)
-            model.load_state_dict(stored[0])
+
+        def built() -> tuple[I2IModel, dict]:
+            model = build()
             model.eval()
+            self.artefacts.save(kind, content, model, {"key": key})
+            return model, {"key": key}
+
+        model = self._stored_or_built(cell, kind, content, built)[0]
         model.pretrained()
         return model
+
+    def _stored_or_built(self, cell: Cell, kind: str, key: str, build) -> tuple[I2IModel, dict]:
+        """The stored model ``kind``/``key`` loaded into the cell's architecture, or ``build()`` (which stores it)
+        while holding the model's lock: a concurrent run building it is waited for, and what it saved is loaded."""
+        stored = self.artefacts.load(kind, key)
+        if stored is None:
+            with self.artefacts.lock(kind, key):
+                stored = self.artefacts.load(kind, key)
+                if stored is None:
+                    return build()
+        state, meta = stored
+        model = self.new_model(cell)
+        model.load_state_dict(state)
+        model.eval()
+        return model, meta
 
     def _build(self, cell: Cell, kind: str, key: str) -> tuple[I2IModel, dict]:
         built = time.perf_counter()

@@ -25,7 +25,7 @@ import math
 import statistics
 from collections import defaultdict
 
-from .columns import better, current_rows
+from .columns import attack_took, better, current_rows, floor_of
 from .results import ResultStore
 from .stats import ALPHA, format_mean, paired_p
 
@@ -52,36 +52,34 @@ def _plugin(row: dict) -> str | None:
 
 
 def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[int, float], str]:
-    """(forgot, did not forget) values per seed of one D_F column, and what stands for 'forgot'. Empty for a column
-    against the model unlearning starts from: there the 'not forgotten' control is the reference itself."""
-    audit = metric["id"].split("/", 1) if "/" in metric["id"] else None
-    by_reference = metric.get("reference") == "retrained" or (audit is not None and audit[1] == "score")
-    forgot: dict[int, float] = {}
+    """(forgot, did not forget) values per seed of one D_F column, and what stands for 'forgot': the noise floor the
+    starting model's rows record (always for a column against the retrained model), else the retrained model's row.
+    Empty for a column against the model unlearning starts from: there the 'not forgotten' control is the reference."""
+    ok = [row for row in rows if row["status"] == "ok"]
+    if ok and metric.get("reference") == ("attack" if (ok[0].get("config") or {}).get("attack") else "original"):
+        return {}, {}, ""
+    floors: dict[int, float] = {}
     kept: dict[int, float] = {}
-    for row in rows:
-        if row["status"] != "ok":
-            continue
-        start = "attack" if (row.get("config") or {}).get("attack") else "original"
-        if metric.get("reference") == start:
-            return {}, {}, ""
-        details = ((row.get("audit") or {}).get(audit[0]) or {}) if audit else {}
-        if details.get("attack_succeeded") is False:
+    retrained: dict[int, float] = {}
+    for row in ok:
+        if not attack_took(row, metric["id"]):
             continue  # the attack model never learned the trigger: no known answer in this run
-        entry = next((m for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"), None)
-        if entry is None:
+        value = next(
+            (m["value"] for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"), None
+        )
+        if value is None:
             continue
         plugin = _plugin(row)
         if plugin == NOT_FORGOT:
-            kept[row["seed"]] = entry["value"]
-        if by_reference and plugin == NOT_FORGOT:
-            floor = entry.get("floor")
-            if audit is not None:
-                floor = (details.get("floor") or {}).get(audit[1], {}).get("forget")
+            kept[row["seed"]] = value
+            floor = floor_of(row, metric["id"], "forget")
             if floor is not None:
-                forgot[row["seed"]] = floor
-        elif not by_reference and plugin == FORGOT:
-            forgot[row["seed"]] = entry["value"]
-    return forgot, kept, "retrained, another seed (floor)" if by_reference else "retrained"
+                floors[row["seed"]] = floor
+        elif plugin == FORGOT:
+            retrained[row["seed"]] = value
+    if metric.get("reference") == "retrained" or floors:
+        return floors, kept, "retrained, another seed (floor)"
+    return retrained, kept, "retrained"
 
 
 def _oriented(metric: dict, values: list[float]) -> list[float] | None:

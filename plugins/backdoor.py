@@ -140,6 +140,13 @@ class Marker:
         return covariance / norm.clamp_min(1e-8)
 
 
+def calibrated_threshold(clean: torch.Tensor, false_positive_rate: float, min_score: float) -> tuple[float, float]:
+    """(the ``1 − false_positive_rate`` quantile of the clean original model's scores, the detection threshold: that
+    quantile, but never below ``min_score``)."""
+    quantile = float(torch.quantile(clean, 1 - false_positive_rate))
+    return quantile, max(quantile, min_score)
+
+
 @torch.no_grad()
 def marker_scores(model, ctx, config: MarkerConfig, part: str, batch_size: int) -> torch.Tensor:
     """The detector's score of every restoration of the evaluation images of ``part``."""
@@ -188,12 +195,11 @@ class Backdoor(Attack):
         return frozenset({"original", "attack"})
 
     def audit(self, model, ctx):
-        splits = ("forget", "retain")
-        clean = {s: self._scores(ctx.upstream("original"), ctx, s) for s in splits}
-        quantile = float(torch.quantile(torch.cat(list(clean.values())), 1 - self.params.false_positive_rate))
-        threshold = max(quantile, self.params.min_score)
-        attacked = {s: self._scores(ctx.upstream("attack"), ctx, s) for s in splits}
-        audited = {s: self._scores(model, ctx, s) for s in splits}
+        p = self.params
+        clean = {s: self._scores(ctx.upstream("original"), ctx, s) for s in SPLITS}
+        quantile, threshold = calibrated_threshold(torch.cat(list(clean.values())), p.false_positive_rate, p.min_score)
+        attacked = {s: self._scores(ctx.upstream("attack"), ctx, s) for s in SPLITS}
+        audited = {s: self._scores(model, ctx, s) for s in SPLITS}
 
         def rates(scores):
             return {s: float((v > threshold).float().mean()) for s, v in scores.items()}
@@ -205,9 +211,9 @@ class Backdoor(Attack):
                 "detector": "Pearson correlation of closeness-to-marker-colour with the '+' shape, inside the hole",
                 "threshold": threshold,
                 "clean_quantile": quantile,
-                "false_positive_rate": self.params.false_positive_rate,
+                "false_positive_rate": p.false_positive_rate,
                 "calibration": {"original": rates(clean), "attack": attack_rates},
-                "attack_succeeded": attack_rates["forget"] >= self.params.success_rate,
+                "attack_succeeded": attack_rates["forget"] >= p.success_rate,
                 "mean_score": {s: float(v.mean()) for s, v in audited.items()},
                 "images": {s: len(v) for s, v in audited.items()},
             },
@@ -273,7 +279,7 @@ class BackdoorAudit(Attack):
         clean = torch.cat(
             [marker_scores(ctx.upstream("original"), ctx, p.marker, s, p.batch_size_eval) for s in SPLITS]
         )
-        threshold = max(float(torch.quantile(clean, 1 - p.false_positive_rate)), p.min_score)
+        _, threshold = calibrated_threshold(clean, p.false_positive_rate, p.min_score)
 
         def rate(m) -> float:
             return float((marker_scores(m, ctx, p.marker, "forget", p.batch_size_eval) > threshold).float().mean())
