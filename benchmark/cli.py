@@ -65,6 +65,20 @@ def cmd_validate(args) -> int:
         _echo(f"attack: {suite.attack.id} ({suite.attack.name}); unlearning starts from the attack model")
     if suite.auditors:
         _echo("audit measures: " + ", ".join(m["id"] for m in suite.measures()))
+    tuning = suite.doc.tuning
+    if tuning is not None:
+        swept: dict[str, list[str]] = {}
+        for method in suite.methods:
+            if method.trial:
+                swept.setdefault(method.base, []).append(", ".join(f"{p}={v}" for p, v in method.trial.items()))
+        _echo(
+            f"tuning: {len(swept)} methods × (their default + {tuning.budget} trial settings) and "
+            f"{len(tuning.controls)} controls ({', '.join(tuning.controls)}) = {len(suite.methods)} settings per seed; "
+            f"chosen on {tuning.validation_per_class} validation images per forget and retain class by: "
+            f"{tuning.select.describe()}"
+        )
+        for base, trials in swept.items():
+            _echo(f"  {base}: " + " | ".join(trials))
     _check_extractor_weights(suite)
     _echo(
         "resources per cell and per upstream model (cluster executors): "
@@ -186,34 +200,26 @@ def _executor(args):
 
 
 def cmd_plugins(args) -> int:
+    if not args.name:  # the listing comes from the plugin index when nothing changed: no plugin is imported
+        from .plugin_index import HEADERS, listing
+
+        _echo(tabulate(listing(), headers=HEADERS, tablefmt="simple"))
+        return 0
     from .params import describe
     from .plugins import KINDS, get_plugins
 
     plugins = get_plugins()
-    if args.name:
-        found = [(kind, cls) for kind in KINDS for cls in plugins.registry(kind) if cls.name == args.name]
-        if not found:
-            names = [cls.name for kind in KINDS for cls in plugins.registry(kind)]
-            raise UserError(f"nothing is registered as '{args.name}'{did_you_mean(args.name, names)}")
-        for kind, cls in found:
-            p = cls.provenance
-            _echo(f"{kind} '{cls.name}' from plugin '{p.plugin}' ({p.distribution or 'unpackaged'} {p.version or ''})")
-            _echo(f"  {cls.summary()}")
-            rows = describe(cls.Params)
-            if rows:
-                _echo(tabulate(rows, headers=["parameter", "type", "default", "help"], tablefmt="simple"))
-        return 0
-    registered: dict[str, list[str]] = {}
-    for kind in KINDS:
-        for cls in plugins.registry(kind):
-            registered.setdefault(cls.provenance.plugin, []).append(f"{kind} {cls.name}")
-    rows = []
-    for name, _ in sorted(plugins.manager.list_name_plugin()):
-        dist, version = plugins.distributions.get(name, (None, None))
-        rows.append(
-            [name, dist or "-", version or "-", ", ".join(plugins.hooks_of(name)), ", ".join(registered.get(name, []))]
-        )
-    _echo(tabulate(rows, headers=["plugin", "distribution", "version", "hooks", "registers"], tablefmt="simple"))
+    found = [(kind, cls) for kind in KINDS for cls in plugins.registry(kind) if cls.name == args.name]
+    if not found:
+        names = [cls.name for kind in KINDS for cls in plugins.registry(kind)]
+        raise UserError(f"nothing is registered as '{args.name}'{did_you_mean(args.name, names)}")
+    for kind, cls in found:
+        p = cls.provenance
+        _echo(f"{kind} '{cls.name}' from plugin '{p.plugin}' ({p.distribution or 'unpackaged'} {p.version or ''})")
+        _echo(f"  {cls.summary()}")
+        rows = describe(cls.Params)
+        if rows:
+            _echo(tabulate(rows, headers=["parameter", "type", "default", "help"], tablefmt="simple"))
     return 0
 
 

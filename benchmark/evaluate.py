@@ -18,10 +18,11 @@ import torch
 
 from .data import SplitData
 from .features import Extractor, FeatureCache, loaded_extractor, selection
+from .hashing import stable_hash
 from .metrics import FeatureMetric, is_feature_metric
 from .models import I2IModel
 from .progress import progress
-from .suite import Resolved, stable_hash
+from .suite import Resolved
 
 FLOORED = "retrained"  # the reference whose metrics get a noise floor from the twin
 TWIN = "twin"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import functools
-import hashlib
 import io
 import os
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ import torch
 
 from .component import Component
 from .errors import CellFailed
+from .hashing import file_sha256, stable_hash
 from .paths import atomic_write_bytes, cache_dir, read_stored
 
 DOWNLOAD_ENV = "UNLEARN_BENCH_DOWNLOAD_WEIGHTS"
@@ -56,21 +55,6 @@ class Weights:
 
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "source": self.source, "sha256": file_sha256(self.path)}
-
-
-@functools.cache
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """The file's SHA-256, computed once per process for each version of the file."""
-    stat = os.stat(path)
-    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 def downloads_allowed() -> bool:
@@ -257,7 +241,6 @@ _loaded: dict[tuple[str, str, str], Extractor] = {}
 def loaded_extractor(cls: type[Extractor], params: Any, device: torch.device) -> Extractor:
     """One loaded instance per (extractor, parameters, device) in this process: weights are read once per run."""
     from .params import to_dict
-    from .suite import stable_hash
 
     key = (cls.name, stable_hash(to_dict(params)), str(device))
     if key not in _loaded:

@@ -328,3 +328,60 @@ def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[st
         ax.legend(fontsize=7)
         out[relearn_name(suite, combo)] = png(figure)
     return out
+
+
+def tuning_name(suite: str, combo: tuple) -> str:
+    return f"{suite}-tuning-{'-'.join(combo)}.png"
+
+
+def tuning_figures(suite: str, manifest: dict, picked: dict[tuple, dict]) -> dict[str, bytes]:
+    """Every setting of a tuning suite as a point of its validation numbers: the rule's first goal (y) against the
+    first other measure it reads (x; a constraint's bound as a dashed line), per method a colour; the default a
+    square, the trials circles, the chosen setting a star; controls as crosses. ``picked``: ``tuning.choices``."""
+    from .tuning import bound_value, settings
+
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    entries = settings(manifest)
+    out = {}
+    for combo, found in picked.items():
+        rule, means = found["rule"], found["means"]
+        measures = rule.measures()
+        if len(measures) < 2:
+            continue
+        y_key, x_key = measures[0], measures[1]
+        figure = Figure(figsize=(6.4, 4.4), dpi=100)
+        ax = figure.subplots()
+        colours = iter(f"C{i}" for i in range(100))
+        for base, ids in entries.items():
+            points = [(s, means.get(s)) for s in ids]
+            points = [(s, v[x_key], v[y_key]) for s, v in points if v and x_key in v and y_key in v]
+            if not points:
+                continue
+            if base in manifest["tuning"]["controls"]:
+                ((_, x, y),) = points[:1]
+                ax.scatter([x], [y], marker="x", color="black")
+                ax.annotate(labels[base], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+                continue
+            colour = next(colours)
+            chosen = found["selected"].get(base, {}).get("chosen")
+            ax.scatter([x for _, x, _ in points], [y for *_, y in points], color=colour, alpha=0.6, s=18,
+                       label=labels[base])  # fmt: skip
+            for setting, x, y in points:
+                if setting == base:
+                    ax.scatter([x], [y], marker="s", facecolors="none", edgecolors=colour, s=60)
+                if setting == chosen:
+                    ax.scatter([x], [y], marker="*", color=colour, s=180, edgecolors="black", linewidths=0.6)
+        for bound in rule.constraints:
+            threshold = bound_value(bound, means)
+            if threshold is not None and (bound.measure, bound.split) == x_key:
+                ax.axvline(threshold, linestyle="--", color="grey", label="constraint")
+            if threshold is not None and (bound.measure, bound.split) == y_key:
+                ax.axhline(threshold, linestyle="--", color="grey", label="constraint")
+        ax.set(
+            xlabel=f"{x_key[0]} on {x_key[1]} (validation, mean over seeds)",
+            ylabel=f"{y_key[0]} on {y_key[1]} (validation)",
+            title="□ default · ○ trials · ★ chosen · × controls",
+        )
+        ax.legend(fontsize=7)
+        out[tuning_name(suite, combo)] = png(figure)
+    return out

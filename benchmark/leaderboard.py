@@ -18,12 +18,22 @@ from tabulate import tabulate
 
 from .columns import attack_took, better, current_rows, floor_of
 from .errors import UserError
-from .figures import ascent_curves, embedding_maps, output_grids, relearn_curves, same_picture, tradeoff_figures
+from .figures import (
+    ascent_curves,
+    embedding_maps,
+    output_grids,
+    relearn_curves,
+    same_picture,
+    tradeoff_figures,
+    tuning_figures,
+)
+from .params import Where, parse
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
 from .stats import format_mean, holm, kendall_tau, paired_p
 from .suite import load_suite, merged_yaml
+from .tuning import SelectionRule, choices, settings, view
 from .validity import render_validity
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
@@ -300,20 +310,27 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
         "truth unless a column says 'vs' another model's outputs.",
         "",
     ]
-    for table in manifest["tables"] or _default_tables(manifest):
-        footnotes: list[str] = []
-        out += [f"## {table['title'] or table['id']}", ""]
-        if table["caption"]:
-            out += [table["caption"].strip(), ""]
-        out += [_render_table(table, manifest, rows, footnotes), ""]
-        out += [f"- {note}" for note in footnotes] + ([""] if footnotes else [])
-        if table["paper"]:
-            paper = table["paper"]
-            out += [f"**Reported in {paper['source']}** (the paper's numbers, not ours):", ""]
-            if paper.get("note"):
-                out += [paper["note"].strip(), ""]
-            out += [_render_paper(paper), ""]
-            out += _render_ranks(table, manifest, rows)
+    views = [("", manifest)]
+    if manifest.get("tuning"):
+        picked = choices(manifest, rows, attack_took)
+        out += _render_tuning(manifest, picked)
+        views = [("Default settings — ", default_view(manifest)), ("Tuned — ", tuned_view(manifest, picked))]
+    for prefix, shown in views:
+        for table in manifest["tables"] or _default_tables(manifest):
+            footnotes: list[str] = []
+            out += [f"## {prefix}{table['title'] or table['id']}", ""]
+            if table["caption"]:
+                out += [table["caption"].strip(), ""]
+            out += [_render_table(table, shown, rows, footnotes), ""]
+            out += [f"- {note}" for note in footnotes] + ([""] if footnotes else [])
+            if table["paper"]:
+                paper = table["paper"]
+                out += [f"**Reported in {paper['source']}** (the paper's numbers, not ours):", ""]
+                if paper.get("note"):
+                    out += [paper["note"].strip(), ""]
+                out += [_render_paper(paper), ""]
+                out += _render_ranks(table, shown, rows)
+    manifest = views[-1][1]  # a tuning suite's figures and ascent steps show the chosen settings
     sections = [  # (file-name marker, heading, what the figures show)
         (
             "-outputs-",
@@ -340,6 +357,12 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "model of another seed, the noise floor) against PSNR on D_R; mean over seeds, bars = 95 % t-intervals.",
         ),
         (
+            "-tuning-",
+            "Tuning",
+            "Every setting's validation numbers (mean over seeds): the rule's first goal against the next measure it "
+            "reads; □ the default setting, ○ the trials, ★ the chosen setting, × the controls, dashed the constraint.",
+        ),
+        (
             "-relearn-",
             "Relearning",
             "The backdoor regeneration rate on D_F while each unlearned model is fine-tuned on a few poisoned forget "
@@ -356,6 +379,76 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
+
+
+def default_view(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A tuning suite's manifest reduced to every method's own setting (the reproduction)."""
+    return view(manifest, {})
+
+
+def tuned_view(manifest: dict[str, Any], picked: dict[tuple, dict]) -> dict[str, Any]:
+    """A tuning suite's manifest reduced to every method's chosen setting (the fair comparison); a method without
+    a candidate setting keeps its default."""
+    picks = {
+        combo: {base: chosen["chosen"] for base, chosen in found["selected"].items() if chosen["chosen"]}
+        for combo, found in picked.items()
+    }
+    return view(manifest, picks)
+
+
+def _render_tuning(manifest: dict[str, Any], picked: dict[tuple, dict]) -> list[str]:
+    """The tuning protocol (budget, validation images, rule) and the setting chosen for each method, with the
+    validation numbers of its default and of the chosen setting."""
+    tuning = manifest["tuning"]
+    rule = parse(SelectionRule, tuning["select"], Where(("tuning", "select")))
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    trials = {m["id"]: m.get("trial") or {} for m in manifest["axes"]["method"]}
+    out = [
+        "## Tuning",
+        "",
+        f"Every method except the controls ({', '.join(tuning['controls']) or 'none'}) ran at its own setting (the "
+        f"default) and at {tuning['budget']} trial settings"
+        + (
+            " (budgets may differ: `unequal_budget`)"
+            if tuning["unequal_budget"]
+            else ", the same budget for every method"
+        )
+        + f". Each setting was measured on validation images: {tuning['validation_per_class']} held-out training "
+        "images per forget and retain class, drawn with the seed, never trained on and disjoint from the test images "
+        "(poisoned like the test images when the suite has an attack). The rule, on the mean over seeds of those "
+        "validation numbers only, and among the settings that finished in every seed: "
+        f"**{rule.describe()}**; ties go to the earlier setting (the default first). The tables below show every "
+        "method at its default setting (the reproduction), then at its chosen setting (the fair comparison), both on "
+        "the test images.",
+        "",
+    ]
+    for combo, found in picked.items():
+        means = found["means"]
+        measures = rule.measures()
+        heading = [f"{m} {SPLIT_LABELS[s]} (validation): default → chosen" for m, s in measures]
+        body = []
+        for base, choice in found["selected"].items():
+            chosen = choice["chosen"]
+            setting = ", ".join(
+                f"{p} = {v:g}" if isinstance(v, float) else f"{p} = {v}" for p, v in (trials.get(chosen) or {}).items()
+            ) or ("default" if chosen else "none finished")
+            if chosen and not choice["feasible"]:
+                setting += " (no setting met the constraints: the nearest)"
+
+            line = [labels[base], setting]
+            line += [f"{_shown(means, base, key)} → {_shown(means, chosen, key)}" for key in measures]
+            line.append(f"{choice['candidates']}/{len(settings(manifest)[base])}")
+            body.append(line)
+        title = " · ".join(combo)
+        out += [f"Chosen settings ({title}):", ""]
+        out += [tabulate(body, headers=["Method", "Chosen setting", *heading, "Settings finished in every seed"],
+                         tablefmt="github", disable_numparse=True), ""]  # fmt: skip
+    return out
+
+
+def _shown(means: dict[str, dict | None], setting: str | None, key: tuple) -> str:
+    value = (means.get(setting) or {}).get(key) if setting else None
+    return "–" if value is None else f"{value:.4g}"
 
 
 def _ascent_steps(manifest: dict[str, Any], rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -487,12 +580,14 @@ def write_leaderboards(
             raise FileNotFoundError(f"no results for suite '{name}' under {store.root}")
         all_rows = store.rows(name)
         rows = current_rows(manifest, all_rows)
+        shown = tuned_view(manifest, choices(manifest, rows, attack_took)) if manifest.get("tuning") else manifest
         figures = (
-            output_grids(name, manifest, rows, store)
-            | ascent_curves(name, manifest, rows)
-            | embedding_maps(name, manifest, rows, store)
-            | tradeoff_figures(name, manifest, rows)
-            | relearn_curves(name, manifest, rows)
+            output_grids(name, shown, rows, store)
+            | ascent_curves(name, shown, rows)
+            | embedding_maps(name, shown, rows, store)
+            | tradeoff_figures(name, shown, rows)
+            | relearn_curves(name, shown, rows)
+            | (tuning_figures(name, manifest, choices(manifest, rows, attack_took)) if manifest.get("tuning") else {})
         )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():

@@ -9,14 +9,14 @@ key, so it is not run again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
+from .hashing import file_sha256, stable_hash
 from .metrics import extractor_class, is_feature_metric
 from .params import to_dict
-from .suite import Resolved, Suite, stable_hash
+from .suite import Resolved, Suite
 
 
 @dataclasses.dataclass
@@ -53,14 +53,6 @@ class Cell:
 HARNESS_BEHAVIOUR = "0.1.0"
 
 
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _dataset_config(dataset: Resolved) -> dict[str, Any]:
     config = dataset.config()
     for name in dataset.cls.location_params:
@@ -74,7 +66,7 @@ def _model_config(model: Resolved) -> dict[str, Any]:
     config["train"] = model.entry.train.key_config()
     checkpoint = model.entry.checkpoint
     if checkpoint is not None:
-        config["checkpoint"] = {"path": str(Path(checkpoint).resolve()), "sha256": _file_sha256(checkpoint)}
+        config["checkpoint"] = {"path": str(Path(checkpoint).resolve()), "sha256": file_sha256(checkpoint)}
     return config
 
 
@@ -102,6 +94,7 @@ def expand(suite: Suite) -> list[Cell]:
     evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
+    tuning_config = suite.doc.tuning.key_config() if suite.doc.tuning else None
     cells = []
     for dataset in suite.datasets:
         data_config = _dataset_config(dataset)
@@ -148,6 +141,7 @@ def expand(suite: Suite) -> list[Cell]:
                             # Only when present, so that suites without audits keep their cell keys.
                             **({"audits": audit_configs} if audit_configs else {}),
                             "evaluate": evaluate_config,
+                            **({"tuning": tuning_config} if tuning_config else {}),
                         }
                         keys = {
                             "original": original,

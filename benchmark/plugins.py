@@ -10,8 +10,6 @@ Two environment variables control loading:
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import os
 import re
 from typing import Any
 
@@ -28,11 +26,10 @@ from .methods import Method
 from .metrics import FeatureMetric, Metric, is_feature_metric
 from .models import I2IModel
 from .params import Where
+from .plugin_index import ALLOW_ENV, BLOCK_ENV, GROUP, selected_entry_points
 from .tasks import Task
 
-GROUP = "unlearn_bench"
-ALLOW_ENV = "UNLEARN_BENCH_PLUGINS"
-BLOCK_ENV = "UNLEARN_BENCH_BLOCK_PLUGINS"
+__all__ = ["ALLOW_ENV", "BLOCK_ENV", "GROUP", "KINDS", "PluginError", "Plugins", "get_plugins", "reset_plugins"]
 
 KINDS: dict[str, tuple[str, type, tuple[str, ...]]] = {
     # kind: (hook, base class, methods a subclass must override)
@@ -141,12 +138,7 @@ class Plugins:
         self._registries = None
 
     def load_entry_points(self) -> None:
-        allow = os.environ.get(ALLOW_ENV)
-        allowed = None if allow is None else {n.strip() for n in allow.split(",") if n.strip()}
-        blocked = {n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()}
-        for ep in importlib.metadata.entry_points(group=GROUP):
-            if ep.name in blocked or (allowed is not None and ep.name not in allowed):
-                continue
+        for ep in selected_entry_points():
             if self.manager.has_plugin(ep.name):
                 continue
             dist = ep.dist.name if ep.dist else None

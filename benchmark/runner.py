@@ -33,6 +33,7 @@ from .errors import CellFailed
 from .evaluate import evaluate
 from .executors import CellOutcome, Executor
 from .features import FeatureCache, to_uint8
+from .hashing import stable_hash
 from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .paths import FileLock
@@ -40,7 +41,8 @@ from .plan import Cell, expand
 from .progress import progress
 from .results import ROW_SCHEMA, ResultStore
 from .splits import Split, make_split
-from .suite import Resolved, Suite, stable_hash
+from .suite import Resolved, Suite
+from .tuning import validation_split
 
 SAMPLES = 6  # images per evaluation split kept for output grids
 
@@ -104,9 +106,13 @@ def manifest(suite: Suite, cells: list[Cell]) -> dict[str, Any]:
         "description": suite.doc.description,
         "suite": suite.data,
         "axes": {
-            kind: [{"id": c.id, "label": c.label} for c in getattr(suite, f"{kind}s")]
+            kind: [
+                {"id": c.id, "label": c.label, **({"base": c.base, "trial": c.trial} if c.base is not None else {})}
+                for c in getattr(suite, f"{kind}s")
+            ]
             for kind in ("dataset", "task", "model", "method")
         },
+        **({"tuning": to_dict(suite.doc.tuning)} if suite.doc.tuning is not None else {}),
         "metrics": [
             {
                 "id": m.id,
@@ -354,6 +360,8 @@ class Runner:
                     report = auditor.build().audit(model, self.context(cell))
                     row["metrics"] += audit_rows(auditor, report)
                     row["audit"][auditor.id] = report.details
+            if self.suite.doc.tuning is not None:
+                row["validation"] = self.validation(cell, model)
             row["evaluate_s"] = time.perf_counter() - evaluate_clock
         except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the suite
             row["status"] = "failed"
@@ -368,6 +376,45 @@ class Runner:
         row["started_at"] = started.isoformat(timespec="seconds")
         row["wall_time_s"] = time.perf_counter() - clock
         return CellOutcome(row, samples)
+
+    def validation(self, cell: Cell, model: I2IModel) -> dict[str, Any]:
+        """The numbers the suite's tuning rule reads, measured on the split's validation images (held-out training
+        images of the forget and retain classes, poisoned like the test images), and never on the test images."""
+        tuning = self.suite.doc.tuning
+        wanted = tuning.select.measures()
+        names = {measure for measure, _ in wanted}
+        split = self.split_data(cell).split
+        targets = self.images(cell).train_targets
+        classes = {part: sorted({int(targets[i]) for i in split.train[part]}) for part in ("forget", "retain")}
+        held_out = validation_split(split, targets, classes, tuning.validation_per_class, cell.seed)
+        data = self.split_data(cell, held_out)
+        metrics = [m for m in cell.metrics if m.id in names]
+        references = {m.entry.reference for m in metrics} - {"ground-truth"}
+        found = evaluate(
+            model,
+            data,
+            metrics,
+            {kind: self.model(cell, kind)[0] for kind in references},
+            self.suite.doc.evaluate.batch_size,
+            show_progress=False,
+            feature_images=self.suite.doc.evaluate.feature_images,
+        )
+        audits = {}
+        for auditor in cell.auditors:
+            if any(f"{auditor.id}/{measure}" in names for measure in auditor.cls.measures):
+                report = auditor.build().audit(model, self.context(cell, data=data))
+                found += audit_rows(auditor, report)
+                if "attack_succeeded" in report.details:
+                    audits[auditor.id] = {"attack_succeeded": report.details["attack_succeeded"]}
+        return {
+            "metrics": [
+                {k: r[k] for k in ("metric", "split", "value", "images") if k in r}
+                for r in found
+                if (r["metric"], r["split"]) in wanted
+            ],
+            "audit": audits,
+            "split": {k: v for k, v in held_out.summary().items() if k.startswith("eval/")},
+        }
 
     def embedding_map(self, cell: Cell, model: I2IModel, data: SplitData):
         config = self.suite.doc.evaluate.embedding_map
@@ -429,11 +476,12 @@ class Runner:
             self._images[cell.dataset.id] = cell.dataset.build().load()
         return self._images[cell.dataset.id]
 
-    def split_data(self, cell: Cell) -> SplitData:
+    def split_data(self, cell: Cell, split: Split | None = None) -> SplitData:
+        """The cell's data: its seed's split, or ``split`` (another choice of evaluation images of it)."""
         images = self.images(cell)
         if (cell.dataset.id, cell.seed) not in self._splits:
             self._splits[cell.dataset.id, cell.seed] = make_split(cell.dataset.entry.split, images, cell.seed)
-        split = self._splits[cell.dataset.id, cell.seed]
+        split = split or self._splits[cell.dataset.id, cell.seed]
         transforms = {}
         if cell.attack is not None:
             poison = cell.attack.build().poison
@@ -456,11 +504,13 @@ class Runner:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def context(self, cell: Cell, original: I2IModel | None = None, seed: int | None = None) -> RunContext:
-        """A context with fresh data (its own read counts) for one piece of work on ``cell``."""
+    def context(
+        self, cell: Cell, original: I2IModel | None = None, seed: int | None = None, data: SplitData | None = None
+    ) -> RunContext:
+        """A context with fresh data (its own read counts) for one piece of work on ``cell`` (or with ``data``)."""
         seed = cell.seed if seed is None else seed
         return RunContext(
-            self.split_data(cell),
+            data or self.split_data(cell),
             seed=seed,
             recipe=cell.model.entry.train,
             new_model=lambda: self.new_model(cell, seed),

@@ -8,8 +8,6 @@ overrides are applied. Every error names the file, the key path and what was exp
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import re
@@ -21,10 +19,12 @@ from .artefacts import load_checkpoint
 from .embedding_map import EmbeddingMapConfig
 from .errors import ConfigError, UserError, did_you_mean
 from .executors import Resources
+from .hashing import stable_hash
 from .params import Where, added_field, parse, to_dict
 from .plugins import get_plugins
 from .splits import SplitConfig
 from .training import TrainRecipe
+from .tuning import SweepConfig, TuningConfig, trial_assignments, trial_label, trial_params
 
 SUITE_VERSION = 1
 
@@ -56,6 +56,13 @@ class ModelEntry(Entry):
     # What one piece of work on this model (training an upstream model, or a whole cell) asks a cluster executor
     # for. It changes where work runs, not its results, so it stays out of cache keys.
     resources: Resources = dataclasses.field(default_factory=Resources)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MethodEntry(Entry):
+    sweep: SweepConfig | None = dataclasses.field(
+        default=None, metadata={"help": "settings to try beside params (needs the suite's tuning section)"}
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -143,7 +150,7 @@ class SuiteDoc:
     datasets: list[DatasetEntry]
     tasks: list[Entry]
     models: list[ModelEntry]
-    methods: list[Entry]
+    methods: list[MethodEntry]
     metrics: list[MetricEntry]
     description: str = ""
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
@@ -155,6 +162,9 @@ class SuiteDoc:
     )
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
     leaderboard: LeaderboardConfig = dataclasses.field(default_factory=LeaderboardConfig)
+    tuning: TuningConfig | None = added_field(
+        help="tune every method with a sweep on validation images, with equal budgets (see docs/tuning.md)"
+    )
 
     def __post_init__(self):
         if not self.seeds or any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
@@ -174,6 +184,8 @@ class Resolved:
     cls: type
     params: Any
     entry: Entry
+    base: str | None = None  # in a tuning suite: the id of the method entry this setting belongs to
+    trial: dict[str, Any] | None = None  # in a tuning suite: the swept values of this setting ({}: the default)
 
     @property
     def name(self) -> str:
@@ -233,11 +245,6 @@ class Suite:
         """The suite's content, less the models' ``resources``: where a suite runs does not change what it is."""
         models = [{k: v for k, v in m.items() if k != "resources"} for m in self.data["models"]]
         return stable_hash({**self.data, "models": models})
-
-
-def stable_hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------- loading
@@ -474,6 +481,14 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
                 )
             seen[c.id] = i
         axes[key] = components
+    if doc.tuning is not None:
+        axes["methods"] = _with_trials(axes["methods"], doc.tuning, root)
+    else:
+        for i, entry in enumerate(doc.methods):
+            if entry.sweep is not None:
+                raise (root / "methods" / i / "sweep").error(
+                    "a sweep needs the suite's 'tuning' section (budget, validation images, selection rule)"
+                )
     attack = resolve("attack", doc.attack, root / "attack") if doc.attack else None
     audits = [resolve("attack", e, root / "audits" / i) for i, e in enumerate(doc.audits)]
     audit_ids = [attack.id] if attack else []
@@ -494,11 +509,113 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
         audits,
     )
     _check_references(suite, root)
+    _check_tuning(suite, root)
     _check_pretraining(suite, root)
     _check_tables(suite, root)
     _check_classes(suite, root)
     _check_files(suite, root)
     return suite
+
+
+def _with_trials(methods: list[Resolved], tuning: TuningConfig, root: Where) -> list[Resolved]:
+    """Each method of a tuning suite at its own setting, and each swept one also at its trial settings
+    (``<id>.t1`` …). A trial equal to an earlier setting of the method is an error: it would be a duplicate cell."""
+    out = []
+    for i, method in enumerate(methods):
+        out.append(dataclasses.replace(method, base=method.id, trial={}))
+        sweep = method.entry.sweep
+        if sweep is None:
+            continue
+        where = root / "methods" / i / "sweep"
+        seen = [to_dict(method.params)]
+        assignments = trial_assignments(method.cls.Params, method.id, sweep, tuning.budget, tuning.seed, where)
+        kind = "grid" if sweep.grid is not None else "random"
+        for n, assignment in enumerate(assignments, 1):
+            params = trial_params(method.cls.Params, method.entry.params, assignment, where / kind)
+            method.cls.check_params(params, where)
+            if to_dict(params) in seen:
+                shown = ", ".join(f"{p} = {v!r}" for p, v in assignment.items())
+                raise where.error(
+                    f"the trial {shown} repeats {'the default setting' if to_dict(params) == seen[0] else 'a trial'} "
+                    "of this method: every setting must differ (change the sweep's values)"
+                )
+            seen.append(to_dict(params))
+            out.append(
+                Resolved(
+                    "method", f"{method.id}.t{n}", trial_label(method.label, assignment), method.cls, params,
+                    method.entry, base=method.id, trial=assignment,
+                )
+            )  # fmt: skip
+    ids = [m.id for m in out]
+    for i, method in enumerate(methods):
+        if ids.count(method.id) > 1:
+            raise (root / "methods" / i / "id").error(
+                f"method id '{method.id}' is also the name of another method's trial setting: choose another id"
+            )
+    return out
+
+
+def _check_tuning(suite: Suite, root: Where) -> None:
+    """Equal budgets, controls that exist, a rule that reads numbers the suite measures, validation images that
+    exist."""
+    tuning = suite.doc.tuning
+    if tuning is None:
+        return
+    where = root / "tuning"
+    # Each method entry of the file, by id, with its position there (its trials follow it on the axis).
+    entries = {m.id: (i, m) for i, m in enumerate(m for m in suite.methods if m.trial == {})}
+    for c, control in enumerate(tuning.controls):
+        if control not in entries:
+            raise (where / "controls" / c).error(f"no method has id '{control}'{did_you_mean(control, entries)}")
+        i, method = entries[control]
+        if method.entry.sweep is not None:
+            raise (root / "methods" / i / "sweep").error(
+                f"'{control}' is a control (tuning.controls): remove its sweep"
+            )
+    counts = {}
+    for ident, (i, method) in entries.items():
+        if ident in tuning.controls:
+            continue
+        if method.entry.sweep is None:
+            raise (root / "methods" / i).error(
+                f"method '{ident}' is neither swept nor a control: give it a 'sweep' (the same budget as the others) "
+                "or list it in tuning.controls"
+            )
+        counts[ident] = sum(m.base == ident and bool(m.trial) for m in suite.methods)
+    for ident, count in counts.items():
+        if count != tuning.budget and not tuning.unequal_budget:
+            raise (root / "methods" / entries[ident][0] / "sweep").error(
+                f"method '{ident}' has {count} trial settings, but tuning.budget is {tuning.budget}: every swept "
+                "method gets the same budget (or set tuning.unequal_budget: true and say why)"
+            )
+    known = {m.id for m in suite.metrics} | {m["id"] for m in suite.measures()}
+    rule = tuning.select
+    for kind, items in (("goals", rule.goals), ("constraints", rule.constraints)):
+        for k, item in enumerate(items):
+            if item.measure not in known:
+                raise (where / "select" / kind / k / "measure").error(
+                    f"no metric or audit measure has id '{item.measure}'{did_you_mean(item.measure, known)}"
+                )
+            if item.split == "unseen":
+                raise (where / "select" / kind / k / "split").error(
+                    "validation images exist for forget and retain only"
+                )
+            relative = getattr(item, "relative_to", None)
+            if relative is not None and relative not in tuning.controls:
+                raise (where / "select" / kind / k / "relative_to").error(
+                    f"expected one of the controls ({', '.join(tuning.controls) or 'none listed'}), got '{relative}'"
+                )
+    for i, dataset in enumerate(suite.datasets):
+        split = dataset.entry.split
+        if split.level != "class":
+            raise (root / "datasets" / i / "split" / "level").error(
+                "tuning reads validation images of held-out training images, which class-level splits have; a "
+                "sample-level split's forget set is its training images themselves (not supported yet)"
+            )
+        if split.train_per_class is None:
+            raise (root / "datasets" / i / "split" / "train_per_class").error(
+                "tuning needs held-out training images: set train_per_class below the dataset's images per class"
+            )
 
 
 def _check_references(suite: Suite, root: Where) -> None:

@@ -23,7 +23,7 @@ import torch
 import unlearn_bench
 from unlearn_bench.errors import UserError
 from unlearn_bench.executors import CellOutcome, Executor
-from unlearn_bench.suite import stable_hash
+from unlearn_bench.hashing import stable_hash
 
 # Passed on to workers: the harness's own settings (plugin selection, caches, weight paths) and the caches of the
 # libraries that extractors load weights through.

@@ -41,7 +41,11 @@ def small(suite) -> list[str]:
     overrides = [f"models.{m.id}.{setting}" for m in suite.models for setting in ["train.epochs=1", *MODELS[m.id]]]
     if suite.attack is not None:
         overrides += ["attack.params.epochs=1", "attack.params.batch_size=8", "attack.params.forget_batch_size=8"]
+    if suite.doc.tuning is not None:  # one trial setting per swept method (its sweep's first draw) besides the default
+        overrides.append("tuning.budget=1")
     for method in suite.methods:
+        if method.trial:  # a tuning trial: its settings derive from its entry's, shrunk below
+            continue
         params = method.entry.params or {}
         prefix = f"methods.{method.id}.params"
         if "epochs" in params:

@@ -23,6 +23,7 @@ REPRESENTATIVE = {
     "fashion-mnist-vq",  # VQ with the backdoor, unseen classes
     "fashion-mnist-vq-outpaint",  # outpainting on token grids
     "fashion-mnist-diffusion-outpaint-poisoned",  # diffusion, outpainting, a border marker
+    "fashion-mnist-poison-tuned",  # sweeps, validation images and the tuned leaderboard
 }
 SUITES = sorted(
     p.stem

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import json
 import sys
 import textwrap
 import types
@@ -620,3 +621,49 @@ def test_built_in_plugins_use_only_the_public_api():
                 continue
             offenders += [f"{path.name}: {n}" for n in names if n.startswith(("unlearn_bench_plugins", "."))]
     assert offenders == []
+
+
+# --------------------------------------------------------------------------------------------- the plugin index
+
+
+def test_a_second_listing_imports_no_plugin(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "UNLEARN_BENCH_CACHE": str(tmp_path / "cache")}
+    script = (
+        "import sys; from unlearn_bench.cli import main; main(['plugins']); "
+        "print('IMPORTED', sorted(m for m in sys.modules if m == 'torch' or m.startswith('unlearn_bench_plugins.')))"
+    )
+    first, second = (
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+        for _ in range(2)
+    )
+    assert "unlearn_bench_plugins.realistic_i2i" in first.stdout.split("IMPORTED")[1]
+    assert second.stdout.split("IMPORTED")[1].strip() == "[]", second.stdout
+    assert first.stdout.split("IMPORTED")[0] == second.stdout.split("IMPORTED")[0]  # the same listing
+
+
+def test_the_index_follows_the_plugin_files_and_ignores_a_damaged_index(tmp_path, monkeypatch):
+    from unlearn_bench import plugin_index
+
+    package = tmp_path / "site" / "fakeplugins"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    ep = importlib.metadata.EntryPoint("fake", "fakeplugins.mod", GROUP)
+    before = plugin_index.fingerprint([ep])
+    assert before is not None and plugin_index.fingerprint([ep]) == before
+    (package / "helper.py").write_text("Y = 2\n")  # another file of the package: its registrations may use it
+    assert plugin_index.fingerprint([ep]) != before
+    assert plugin_index.fingerprint([importlib.metadata.EntryPoint("gone", "nowhere.mod", GROUP)]) is None
+
+    monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
+    rows = plugin_index.listing()
+    index = tmp_path / "cache" / plugin_index.INDEX
+    stored = json.loads(index.read_text())
+    index.write_text(json.dumps({"key": stored["key"], "rows": [["forged", 1]]}))  # not strings: ignored
+    assert plugin_index.listing() == rows
+    index.write_text("not json")
+    assert plugin_index.listing() == rows and json.loads(index.read_text())["rows"] == rows
