@@ -67,10 +67,12 @@ def cmd_validate(args) -> int:
         _echo("audit measures: " + ", ".join(m["id"] for m in suite.measures()))
     tuning = suite.doc.tuning
     if tuning is not None:
+        from .tuning import describe_assignment
+
         swept: dict[str, list[str]] = {}
         for method in suite.methods:
             if method.trial:
-                swept.setdefault(method.base, []).append(", ".join(f"{p}={v}" for p, v in method.trial.items()))
+                swept.setdefault(method.base, []).append(describe_assignment(method.trial, sep="="))
         _echo(
             f"tuning: {len(swept)} methods × (their default + {tuning.budget} trial settings) and "
             f"{len(tuning.controls)} controls ({', '.join(tuning.controls)}) = {len(suite.methods)} settings per seed; "

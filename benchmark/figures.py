@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from .columns import attack_took, floor_of
 from .results import ResultStore
 from .stats import half_width
+from .tuning import bound_value, settings
 
 PAD, GAP = 2, 10  # pixels between tiles and between the D_F and D_R blocks
 SPLITS = (("forget", "D_F (forget)"), ("retain", "D_R (retain)"))
@@ -338,8 +339,6 @@ def tuning_figures(suite: str, manifest: dict, picked: dict[tuple, dict]) -> dic
     """Every setting of a tuning suite as a point of its validation numbers: the rule's first goal (y) against the
     first other measure it reads (x; a constraint's bound as a dashed line), per method a colour; the default a
     square, the trials circles, the chosen setting a star; controls as crosses. ``picked``: ``tuning.choices``."""
-    from .tuning import bound_value, settings
-
     labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
     entries = settings(manifest)
     out = {}

@@ -27,13 +27,12 @@ from .figures import (
     tradeoff_figures,
     tuning_figures,
 )
-from .params import Where, parse
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
 from .stats import format_mean, holm, kendall_tau, paired_p
 from .suite import load_suite, merged_yaml
-from .tuning import SelectionRule, choices, settings, view
+from .tuning import choices, describe_assignment, rule_of, settings, view
 from .validity import render_validity
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
@@ -400,7 +399,7 @@ def _render_tuning(manifest: dict[str, Any], picked: dict[tuple, dict]) -> list[
     """The tuning protocol (budget, validation images, rule) and the setting chosen for each method, with the
     validation numbers of its default and of the chosen setting."""
     tuning = manifest["tuning"]
-    rule = parse(SelectionRule, tuning["select"], Where(("tuning", "select")))
+    rule = rule_of(manifest)
     labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
     trials = {m["id"]: m.get("trial") or {} for m in manifest["axes"]["method"]}
     out = [
@@ -429,9 +428,7 @@ def _render_tuning(manifest: dict[str, Any], picked: dict[tuple, dict]) -> list[
         body = []
         for base, choice in found["selected"].items():
             chosen = choice["chosen"]
-            setting = ", ".join(
-                f"{p} = {v:g}" if isinstance(v, float) else f"{p} = {v}" for p, v in (trials.get(chosen) or {}).items()
-            ) or ("default" if chosen else "none finished")
+            setting = describe_assignment(trials.get(chosen) or {}) or ("default" if chosen else "none finished")
             if chosen and not choice["feasible"]:
                 setting += " (no setting met the constraints: the nearest)"
 
@@ -580,14 +577,15 @@ def write_leaderboards(
             raise FileNotFoundError(f"no results for suite '{name}' under {store.root}")
         all_rows = store.rows(name)
         rows = current_rows(manifest, all_rows)
-        shown = tuned_view(manifest, choices(manifest, rows, attack_took)) if manifest.get("tuning") else manifest
+        picked = choices(manifest, rows, attack_took) if manifest.get("tuning") else None
+        shown = tuned_view(manifest, picked) if picked else manifest
         figures = (
             output_grids(name, shown, rows, store)
             | ascent_curves(name, shown, rows)
             | embedding_maps(name, shown, rows, store)
             | tradeoff_figures(name, shown, rows)
             | relearn_curves(name, shown, rows)
-            | (tuning_figures(name, manifest, choices(manifest, rows, attack_took)) if manifest.get("tuning") else {})
+            | (tuning_figures(name, manifest, picked) if picked else {})
         )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
         for file, data in files.items():

@@ -56,7 +56,7 @@ def _source_files(module: str) -> list[Path] | None:
 
 def fingerprint(entry_points: list[importlib.metadata.EntryPoint]) -> str | None:
     """What the listing of ``entry_points`` depends on, hashed; None when a plugin's files cannot be found."""
-    parts: list = [sorted(p.name for p in Path(__file__).parent.glob("*.py"))]
+    parts: list = []
     files: set[Path] = set(Path(__file__).parent.glob("*.py"))
     for ep in entry_points:
         found = _source_files(ep.module)

@@ -19,13 +19,14 @@ import dataclasses
 import itertools
 import math
 import random
+import statistics
 from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
 
 from .errors import ConfigError, did_you_mean
-from .params import Where, describe, parse
+from .params import Where, coerce, describe, parse
 from .splits import Split
 
 Part = Literal["retain", "forget", "unseen"]
@@ -134,7 +135,7 @@ def _draw(spec: Any, rng: random.Random, where: Where) -> Any:
     if isinstance(spec, dict) and len(spec) == 1:
         ((kind, bounds),) = spec.items()
         if kind in ("uniform", "log_uniform", "int_uniform") and isinstance(bounds, list) and len(bounds) == 2:
-            low, high = (parse_number(b, where / kind / i) for i, b in enumerate(bounds))
+            low, high = (coerce(b, float, where / kind / i) for i, b in enumerate(bounds))
             if low > high or (kind == "log_uniform" and low <= 0):
                 raise (where / kind).error(
                     f"expected [low, high] with low ≤ high{' and low > 0' * (kind == 'log_uniform')}"
@@ -150,12 +151,6 @@ def _draw(spec: Any, rng: random.Random, where: Where) -> Any:
         "expected a non-empty list of values, or one of {uniform: [low, high]}, {log_uniform: [low, high]}, "
         f"{{int_uniform: [low, high]}}; got {spec!r}"
     )
-
-
-def parse_number(value: Any, where: Where) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise where.error(f"expected a finite number, got {value!r}")
-    return float(value)
 
 
 def trial_assignments(
@@ -203,15 +198,18 @@ def trial_params(params_cls: type, base: dict[str, Any], assignment: dict[str, A
         raise (where / path).error(f"the trial {shown} is not a valid setting: {exc.message}") from None
 
 
-def trial_label(label: str, assignment: dict[str, Any]) -> str:
-    return (
-        f"{label} ["
-        + ", ".join(
-            f"{path.rsplit('.', 1)[-1]}={value:g}" if isinstance(value, float) else f"{path.rsplit('.', 1)[-1]}={value}"
-            for path, value in assignment.items()
-        )
-        + "]"
+def describe_assignment(assignment: dict[str, Any], short: bool = False, sep: str = " = ") -> str:
+    """'path = value, …' (``short``: the last part of each path only), floats as ``%g``."""
+    return ", ".join(
+        f"{path.rsplit('.', 1)[-1] if short else path}{sep}{value:g}"
+        if isinstance(value, float)
+        else f"{path.rsplit('.', 1)[-1] if short else path}{sep}{value}"
+        for path, value in assignment.items()
     )
+
+
+def trial_label(label: str, assignment: dict[str, Any]) -> str:
+    return f"{label} [{describe_assignment(assignment, short=True, sep='=')}]"
 
 
 # ------------------------------------------------------------------------------------------ validation images
@@ -246,10 +244,6 @@ def validation_split(
 # -------------------------------------------------------------------------------------------------- selection
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def validation_means(
     rows: list[dict[str, Any]], methods: list[str], seeds: list[int], took: Callable[[dict, str], bool]
 ) -> dict[str, dict[tuple[str, str], float] | None]:
@@ -273,7 +267,7 @@ def validation_means(
             for result in validation.get("metrics", []):
                 if took(view, result["metric"]):
                     values.setdefault((result["metric"], result["split"]), []).append(result["value"])
-        out[method] = {key: _mean(v) for key, v in values.items()}
+        out[method] = {key: statistics.fmean(v) for key, v in values.items()}
     return out
 
 
@@ -288,7 +282,7 @@ def select(rule: SelectionRule, trials: dict[str, list[str]], means: dict[str, d
     for method, ids in trials.items():
         candidates = [s for s in ids if means.get(s) is not None]
         if not candidates:
-            out[method] = {"chosen": None, "feasible": False, "candidates": 0, "shortfall": {}}
+            out[method] = {"chosen": None, "feasible": False, "candidates": 0}
             continue
         shortfall = {s: _shortfall(rule, means[s], means) for s in candidates}
         feasible = [s for s in candidates if shortfall[s] == 0]
@@ -298,7 +292,6 @@ def select(rule: SelectionRule, trials: dict[str, list[str]], means: dict[str, d
             "chosen": chosen,
             "feasible": bool(feasible),
             "candidates": len(candidates),
-            "shortfall": shortfall,
         }
     return out
 
@@ -350,10 +343,15 @@ def combos(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
     return list(dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]))
 
 
+def rule_of(manifest: dict[str, Any]) -> SelectionRule:
+    """The selection rule a tuning suite's manifest records."""
+    return parse(SelectionRule, manifest["tuning"]["select"], Where(("tuning", "select")))
+
+
 def choices(manifest: dict[str, Any], rows: dict[str, dict], took: Callable[[dict, str], bool]) -> dict[tuple, dict]:
     """Per (dataset, task, model): the validation means of every setting and each tuned method's chosen setting."""
     tuning = manifest["tuning"]
-    rule = parse(SelectionRule, tuning["select"], Where(("tuning", "select")))
+    rule = rule_of(manifest)
     by_method = settings(manifest)
     tuned = {base: ids for base, ids in by_method.items() if base not in tuning["controls"]}
     out = {}
