@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 import unlearn_bench
 from unlearn_bench.errors import CellFailed
@@ -44,20 +45,26 @@ class FID(FeatureMetric):
         n, m, d = len(a), len(b), a.shape[1]
         if min(n, m) < 2:
             raise CellFailed(f"FID needs at least 2 images in each set, got {n} and {m}")
-        if n * m * min(n, m) > d**3:
-            from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-
-            stats = [fid_features_to_statistics(x.cpu()) for x in (a, b)]
-            return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
-        # torch-fidelity's formula, computed exactly but faster for sets smaller than the feature dimension: with
-        # centred features A (n×d) and B (m×d), S1 = AᵀA/(n−1) and S2 = BᵀB/(m−1), the non-zero eigenvalues of
-        # S1·S2 are the squared singular values of A·Bᵀ/√((n−1)(m−1)), so tr √(S1·S2) is that n×m matrix's
-        # nuclear norm: no d×d eigendecomposition (seconds for d = 2048 on a CPU).
         mu_a, mu_b = a.mean(0), b.mean(0)
         a, b = a - mu_a, b - mu_b
-        trace_sqrt = torch.linalg.svdvals(a @ b.T).sum() / ((n - 1) * (m - 1)) ** 0.5
+        if n * m * min(n, m) > d**3:
+            trace_sqrt = _trace_sqrt_product(a.T @ a / (n - 1), b.T @ b / (m - 1))
+        else:
+            # For sets smaller than the feature dimension: the non-zero eigenvalues of S1·S2 are the squared singular
+            # values of A·Bᵀ/√((n−1)(m−1)), so tr √(S1·S2) is that n×m matrix's nuclear norm, with no d×d
+            # eigendecomposition (seconds for d = 2048 on a CPU).
+            trace_sqrt = torch.linalg.svdvals(a @ b.T).sum() / ((n - 1) * (m - 1)) ** 0.5
         fid = (mu_a - mu_b).square().sum() + a.square().sum() / (n - 1) + b.square().sum() / (m - 1) - 2 * trace_sqrt
         return max(float(fid), 0.0)  # a distance: identical sets come out at ±1e-14 by rounding
+
+
+def _trace_sqrt_product(s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+    """tr √(S1·S2) for covariance matrices: S1·S2 is similar to √S1·S2·√S1, which is symmetric positive
+    semi-definite, so the trace is the sum of the square roots of its eigenvalues (torch-fidelity takes the real part
+    of SciPy's ``sqrtm(S1·S2)``: the same number, here on the features' device)."""
+    values, vectors = torch.linalg.eigh(s1)
+    root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+    return torch.linalg.eigvalsh(root @ s2 @ root).clamp(min=0).sqrt().sum()
 
 
 class KID(FeatureMetric):
@@ -80,21 +87,33 @@ class KID(FeatureMetric):
     papers_extractor = "inception-v3-tf"
 
     def score(self, features, reference):
-        from torch_fidelity.metric_kid import kid_features_to_metric
-
         size = min(self.params.subset_size, len(features), len(reference))
-        return kid_features_to_metric(
-            features.double(),
-            reference.double(),
-            kid_subsets=self.params.subsets,
-            kid_subset_size=size,
-            kid_degree=3,
-            kid_gamma=None,
-            kid_coef0=1,
-            kid_kernel="poly",
-            rng_seed=self.params.seed,
-            verbose=False,
-        )["kernel_inception_distance_mean"]
+        if size < 2:
+            raise CellFailed(f"KID needs at least 2 images in each set, got {len(features)} and {len(reference)}")
+        return float(polynomial_mmd(features, reference, self.params.subsets, size, self.params.seed).mean())
+
+
+def polynomial_mmd(x: torch.Tensor, y: torch.Tensor, subsets: int, size: int, seed: int) -> torch.Tensor:
+    """torch-fidelity's KID terms, computed on the features' device: for each of ``subsets`` random subsets (the same
+    indices as torch-fidelity draws, from NumPy's generator seeded with ``seed``), the unbiased MMD² of the kernel
+    k(a, b) = (a·b/d + 1)³. Subsets are batched, a few hundred MB at a time."""
+    n, m, d = len(x), len(y), x.shape[1]
+    rng = np.random.RandomState(seed)
+    draws = [(rng.choice(n, size, replace=False), rng.choice(m, size, replace=False)) for _ in range(subsets)]
+    index_x = torch.as_tensor(np.stack([a for a, _ in draws]), device=x.device)
+    index_y = torch.as_tensor(np.stack([b for _, b in draws]), device=x.device)
+    x, y = x.double(), y.to(x.device).double()
+    per_subset = 8 * size * (2 * d + 3 * size)
+    chunk = max(1, (256 << 20) // per_subset)
+    terms = []
+    for start in range(0, subsets, chunk):
+        a, b = x[index_x[start : start + chunk]], y[index_y[start : start + chunk]]
+        k_aa, k_bb, k_ab = (((p @ q.mT) / d + 1) ** 3 for p, q in ((a, a), (b, b), (a, b)))
+        within = (k_aa.sum((1, 2)) - k_aa.diagonal(dim1=1, dim2=2).sum(1)) + (
+            k_bb.sum((1, 2)) - k_bb.diagonal(dim1=1, dim2=2).sum(1)
+        )
+        terms.append(within / (size * (size - 1)) - 2 * k_ab.sum((1, 2)) / size**2)
+    return torch.cat(terms)
 
 
 class InceptionScore(FeatureMetric):

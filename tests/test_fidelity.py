@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 import unlearn_bench
 from test_runner import make_runner
-from unlearn_bench.errors import ConfigError
+from unlearn_bench.errors import CellFailed, ConfigError
 from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
 from unlearn_bench.leaderboard import render
 from unlearn_bench.plugins import get_plugins
@@ -299,6 +299,38 @@ def test_fid_and_kid_equal_torch_fidelity_and_grow_with_noise(converted):
     assert kid.score(feats["fake"], feats["real"]) == pytest.approx(
         reference["kernel_inception_distance_mean"], rel=1e-4, abs=1e-7
     )
+
+
+@pytest.mark.parametrize(("n", "m", "d"), [(30, 40, 64), (300, 200, 16), (40, 60, 8)])
+def test_fid_and_kid_in_torch_equal_torch_fidelitys_numpy_formulas(n, m, d):
+    """Both FID paths (the small-set nuclear norm and the covariance eigendecomposition, chosen by n·m·min(n, m)
+    against d³) and the batched KID subsets give torch-fidelity's numbers on any features, from the same seed."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    generator = torch.Generator().manual_seed(n + m + d)
+    x = torch.randn(n, d, generator=generator).abs()
+    y = (torch.randn(m, d, generator=generator) * 1.2 + 0.1).abs()
+    expected_fid = fid_statistics_to_metric(*[fid_features_to_statistics(v.double()) for v in (x, y)], verbose=False)
+    assert FID().score(x, y) == pytest.approx(expected_fid["frechet_inception_distance"], rel=1e-6)
+    size = min(n, m, 25)
+    expected_kid = kid_features_to_metric(
+        x.double(),
+        y.double(),
+        kid_subsets=30,
+        kid_subset_size=size,
+        kid_degree=3,
+        kid_gamma=None,
+        kid_coef0=1,
+        kid_kernel="poly",
+        rng_seed=7,
+        verbose=False,
+    )["kernel_inception_distance_mean"]
+    kid = KID(KID.Params(subsets=30, subset_size=25, seed=7))
+    assert kid.score(x, y) == pytest.approx(expected_kid, rel=1e-12)
+    assert kid.score(x, y + 0.5) > kid.score(x, y)  # further apart, larger
+    with pytest.raises(CellFailed, match="KID needs at least 2 images"):
+        kid.score(x[:1], y)
 
 
 def test_efficientnet_lite0_loads_from_the_offline_package():
