@@ -355,11 +355,13 @@ class Runner:
                 samples |= coordinates
             row["split"] = ctx.data.split.summary()
             if cell.auditors:
-                row["audit"] = {}
+                row["audit"], row["audit_s"] = {}, {}
                 for auditor in cell.auditors:
+                    audit_clock = time.perf_counter()
                     report = auditor.build().audit(model, self.context(cell))
                     row["metrics"] += audit_rows(auditor, report)
                     row["audit"][auditor.id] = report.details
+                    row["audit_s"][auditor.id] = time.perf_counter() - audit_clock
             if self.suite.doc.tuning is not None:
                 row["validation"] = self.validation(cell, model)
             row["evaluate_s"] = time.perf_counter() - evaluate_clock
