@@ -122,7 +122,7 @@ def test_backdoor_audit_detects_the_attack_model_and_not_the_clean_ones(tiny, tm
     rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
     assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
     details = rows["none"]["audit"]["backdoor"]
-    assert list(rows["none"]["audit_s"]) == ["backdoor"] and 0 < rows["none"]["audit_s"]["backdoor"]  # its seconds
+    assert list(rows["none"]["audit_s"]) == ["backdoor"] and rows["none"]["audit_s"]["backdoor"] > 0  # its seconds
     assert rows["none"]["audit_s"]["backdoor"] < rows["none"]["evaluate_s"]
     assert details["attack_succeeded"] and details["calibration"]["attack"]["forget"] >= 0.9
     assert details["calibration"]["original"]["forget"] <= 0.15
