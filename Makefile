@@ -31,6 +31,7 @@ quickstart: install data
 lint: install
 	$(BIN)/ruff check benchmark plugins tests examples benchmarks
 	$(BIN)/ruff format --check benchmark plugins tests examples benchmarks
+	$(BIN)/lint-imports
 
 test: install data lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

@@ -205,7 +205,12 @@ def cmd_plugins(args) -> int:
     if not args.name:  # the listing comes from the plugin index when nothing changed: no plugin is imported
         from .plugin_index import HEADERS, listing
 
-        _echo(tabulate(listing(), headers=HEADERS, tablefmt="simple"))
+        def by_import() -> list[list[str]]:
+            from .plugins import listing_rows
+
+            return listing_rows()
+
+        _echo(tabulate(listing(by_import), headers=HEADERS, tablefmt="simple"))
         return 0
     from .params import describe
     from .plugins import KINDS, get_plugins

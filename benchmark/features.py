@@ -22,6 +22,7 @@ import torch
 from .component import Component
 from .errors import CellFailed
 from .hashing import file_sha256, stable_hash
+from .params import to_dict
 from .paths import atomic_write_bytes, cache_dir, read_stored
 
 DOWNLOAD_ENV = "UNLEARN_BENCH_DOWNLOAD_WEIGHTS"
@@ -240,8 +241,6 @@ _loaded: dict[tuple[str, str, str], Extractor] = {}
 
 def loaded_extractor(cls: type[Extractor], params: Any, device: torch.device) -> Extractor:
     """One loaded instance per (extractor, parameters, device) in this process: weights are read once per run."""
-    from .params import to_dict
-
     key = (cls.name, stable_hash(to_dict(params)), str(device))
     if key not in _loaded:
         _loaded[key] = cls(params).prepare(device)

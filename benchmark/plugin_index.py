@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from .hashing import stable_hash
@@ -70,27 +71,9 @@ def fingerprint(entry_points: list[importlib.metadata.EntryPoint]) -> str | None
     return stable_hash(parts)
 
 
-def _listing_by_import() -> list[list[str]]:
-    """The listing of the selected entry points alone (a fresh manager: nothing registered in-process)."""
-    from .plugins import KINDS, Plugins
-
-    plugins = Plugins()
-    plugins.load_entry_points()
-    registered: dict[str, list[str]] = {}
-    for kind in KINDS:
-        for cls in plugins.registry(kind):
-            registered.setdefault(cls.provenance.plugin, []).append(f"{kind} {cls.name}")
-    rows = []
-    for name, _ in sorted(plugins.manager.list_name_plugin()):
-        dist, version = plugins.distributions.get(name, (None, None))
-        rows.append(
-            [name, dist or "-", version or "-", ", ".join(plugins.hooks_of(name)), ", ".join(registered.get(name, []))]
-        )
-    return rows
-
-
-def listing() -> list[list[str]]:
-    """One row per loaded plugin (``HEADERS``): from the index when its fingerprint matches, else by importing."""
+def listing(by_import: Callable[[], list[list[str]]]) -> list[list[str]]:
+    """One row per loaded plugin (``HEADERS``): from the index when its fingerprint matches, else ``by_import()``
+    (which imports the plugins: ``plugins.listing_rows``) and the index is rewritten."""
     key = fingerprint(selected_entry_points())
     path = cache_dir() / INDEX
     if key is not None and path.is_file():
@@ -101,7 +84,7 @@ def listing() -> list[list[str]]:
         rows = stored.get("rows") if isinstance(stored, dict) and stored.get("key") == key else None
         if isinstance(rows, list) and all(isinstance(r, list) and all(isinstance(v, str) for v in r) for r in rows):
             return rows
-    rows = _listing_by_import()
+    rows = by_import()
     if key is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, json.dumps({"key": key, "rows": rows}, indent=1).encode())

@@ -189,3 +189,21 @@ def reset_plugins() -> None:
     global _plugins
     _plugins = None
     forget_loaded_extractors()
+
+
+def listing_rows() -> list[list[str]]:
+    """``unlearn-bench plugins``' listing (``plugin_index.HEADERS``) of the selected entry points alone, by importing
+    them into a fresh manager (nothing registered in-process)."""
+    plugins = Plugins()
+    plugins.load_entry_points()
+    registered: dict[str, list[str]] = {}
+    for kind in KINDS:
+        for cls in plugins.registry(kind):
+            registered.setdefault(cls.provenance.plugin, []).append(f"{kind} {cls.name}")
+    rows = []
+    for name, _ in sorted(plugins.manager.list_name_plugin()):
+        dist, version = plugins.distributions.get(name, (None, None))
+        rows.append(
+            [name, dist or "-", version or "-", ", ".join(plugins.hooks_of(name)), ", ".join(registered.get(name, []))]
+        )
+    return rows

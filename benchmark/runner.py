@@ -38,6 +38,7 @@ from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .paths import FileLock
 from .plan import Cell, expand
+from .plugins import get_plugins
 from .progress import progress
 from .results import ROW_SCHEMA, ResultStore
 from .splits import Split, make_split
@@ -53,8 +54,6 @@ UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream mod
 
 
 def default_executor() -> Executor:
-    from .plugins import get_plugins
-
     return get_plugins().registry("executor").get("local")()
 
 

@@ -646,6 +646,7 @@ def test_a_second_listing_imports_no_plugin(tmp_path):
 
 def test_the_index_follows_the_plugin_files_and_ignores_a_damaged_index(tmp_path, monkeypatch):
     from unlearn_bench import plugin_index
+    from unlearn_bench.plugins import listing_rows
 
     package = tmp_path / "site" / "fakeplugins"
     package.mkdir(parents=True)
@@ -660,10 +661,10 @@ def test_the_index_follows_the_plugin_files_and_ignores_a_damaged_index(tmp_path
     assert plugin_index.fingerprint([importlib.metadata.EntryPoint("gone", "nowhere.mod", GROUP)]) is None
 
     monkeypatch.setenv("UNLEARN_BENCH_CACHE", str(tmp_path / "cache"))
-    rows = plugin_index.listing()
+    rows = plugin_index.listing(listing_rows)
     index = tmp_path / "cache" / plugin_index.INDEX
     stored = json.loads(index.read_text())
     index.write_text(json.dumps({"key": stored["key"], "rows": [["forged", 1]]}))  # not strings: ignored
-    assert plugin_index.listing() == rows
+    assert plugin_index.listing(listing_rows) == rows
     index.write_text("not json")
-    assert plugin_index.listing() == rows and json.loads(index.read_text())["rows"] == rows
+    assert plugin_index.listing(listing_rows) == rows and json.loads(index.read_text())["rows"] == rows
