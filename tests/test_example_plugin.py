@@ -57,16 +57,19 @@ def test_example_plugin_is_listed_with_its_distribution(installed, tmp_path):
     assert out.returncode == 0, out.stderr
     line = next(line for line in out.stdout.splitlines() if line.startswith("weight-noise"))
     assert "unlearn-bench-example" in line and "0.1.0" in line and "register_methods" in line
+    assert "metric hole-l1" in line and "executor threads" in line
     detail = cli(installed, "plugins", "weight-noise", cwd=tmp_path)
     assert "scale" in detail.stdout and "unlearn-bench-example" in detail.stdout
 
 
-def test_example_method_runs_in_a_suite(installed, tmp_path):
+def test_example_method_metric_and_executor_run_in_a_suite(installed, tmp_path):
+    import json
+
     import tiny
 
     text = tiny.SUITE.replace(
         "  - {name: retrain}\n", "  - {name: retrain}\n  - {name: weight-noise, params: {scale: 0.3}}\n"
-    )
+    ).replace("  - {name: mse}\n", "  - {name: mse}\n  - {name: hole-l1}\n")
     path = tiny.write_suite(tmp_path, text=text)
     out = cli(
         installed,
@@ -79,12 +82,24 @@ def test_example_method_runs_in_a_suite(installed, tmp_path):
         "--quiet",
         "--set",
         "seeds=[0]",
+        "--executor",
+        "threads",
+        "--executor-param",
+        "threads=1",
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     board = (tmp_path / "lb" / "tiny.md").read_text()
     line = next(line for line in board.splitlines() if line.startswith("| weight-noise"))
     assert "1/1" in line and "—" not in line
+    assert "L1 (hole)" in board
+    rows = [json.loads(p.read_text()) for p in (tmp_path / "res" / "tiny" / "cells").glob("*.json")]
+    assert len(rows) == 4 and all(r["executor"] == {"name": "threads", "threads": 1} for r in rows)
+    for row in rows:
+        values = {m["split"]: m["value"] for m in row["metrics"] if m["metric"] == "hole-l1"}
+        mse = {m["split"]: m["value"] for m in row["metrics"] if m["metric"] == "mse"}
+        # The mean absolute error over the hole is positive and at most the root mean squared error (Jensen).
+        assert values.keys() == mse.keys() and all(0 < values[s] <= mse[s] ** 0.5 + 1e-9 for s in values)
 
 
 def test_editing_an_installed_plugin_reruns_what_it_built(installed, tmp_path):
