@@ -82,6 +82,7 @@ def cmd_validate(args) -> int:
         for base, trials in swept.items():
             _echo(f"  {base}: " + " | ".join(trials))
     _check_extractor_weights(suite)
+    _echo("cost: " + _cost(suite, cells, args).describe())
     _echo(
         "resources per cell and per upstream model (cluster executors): "
         + "; ".join(f"{m.id}: {m.entry.resources.describe()}" for m in suite.models)
@@ -90,6 +91,38 @@ def cmd_validate(args) -> int:
         for cell in cells:
             _echo(f"  {cell.id}  {cell.key[:12]}")
     return 0
+
+
+COMMITTED_RESULTS = Path(__file__).resolve().parents[1] / "leaderboard" / "results"  # in a source checkout
+
+
+def _cost(suite, cells, args):
+    """The suite's estimated cost (``cost.estimate``): rates from ``--results`` and, in a source checkout, the
+    committed results; reads only, writes nothing."""
+    import json
+
+    import torch
+
+    from .artefacts import ArtefactStore
+    from .cost import estimate, stored_rates
+    from .paths import cache_dir
+    from .results import ResultStore
+    from .runner import Runner
+
+    results = ResultStore(args.results)
+    folders = [f for f in dict.fromkeys([args.results.resolve(), COMMITTED_RESULTS]) if f.is_dir()]
+    rates = stored_rates(folders, "cuda" if torch.cuda.is_available() else "cpu")
+
+    def stored_key(cell) -> str | None:
+        try:
+            row = json.loads(results.row_path(suite.name, cell.id).read_text())
+            return row["cell"]["key"] if row.get("status") == "ok" else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
+    runner = Runner(suite, results, artefacts, torch.device("cpu"), show_progress=False)
+    return estimate(cells, stored_key, runner.needs, artefacts, rates)
 
 
 def _reference(metric) -> str:
@@ -330,8 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("validate", help="check a suite completely without running it")
+    p = sub.add_parser("validate", help="check a suite completely without running it, and estimate its cost")
     suite_args(p)
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="result store whose rows are up to date")
+    p.add_argument("--cache", type=Path, help="artefact cache (default: $UNLEARN_BENCH_CACHE/artefacts)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the cells and their keys")
     p.set_defaults(handler=cmd_validate)
 
