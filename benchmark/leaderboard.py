@@ -30,7 +30,7 @@ from .figures import (
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
-from .stats import format_mean, holm, kendall_tau, paired_p
+from .stats import format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
 from .suite import load_suite, merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
 from .validity import render_validity
@@ -369,6 +369,7 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "A curve above the dashed one relearns faster than a model that never saw the marker.",
         ),
     ]
+    out += _render_image_noise(manifest, rows)
     for marker, heading, text in sections:
         names = [name for name in figures if marker in name]
         if names:
@@ -378,6 +379,67 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
     if rows:
         out += [_provenance(list(rows.values())), ""]
     return "\n".join(out)
+
+
+def _forget_terms(row: dict[str, Any]) -> tuple[list[float], list[float]] | None:
+    """The per-image numerator and denominator terms of a row's forget score on D_F, if it has one."""
+    for metric in row["metrics"]:
+        if metric["name"] == "forget-score" and metric["split"] == "forget":
+            audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
+            terms = (audit.get("per_image") or {}).get("forget")
+            if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
+                return terms["numerator"], terms["denominator"]
+    return None
+
+
+def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list[str]:
+    """Per dataset × task × model, each method's forget score on D_F with its t-interval over seeds, a two-level
+    bootstrap interval over seeds and images, and how much of the seed-to-seed variance resampling each seed's own
+    images reproduces (``stats.ratio_noise``)."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    table = []
+    combos = list(dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]))
+    for combo in combos:
+        terms: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
+        for cell in manifest["cells"]:
+            row = rows.get(cell["id"])
+            if (cell["dataset"], cell["task"], cell["model"]) == combo and row and row["status"] == "ok":
+                found = _forget_terms(row)
+                if found is not None:
+                    terms[cell["method"]].append(found)
+        for method, seeds in terms.items():
+            noise = ratio_noise(seeds)
+            if noise is None or len(seeds) < 2:
+                continue
+            scores = [sum(top) / sum(bottom) for top, bottom in seeds]
+            share = noise["within"] / noise["between"] if noise["between"] else None
+            label = labels.get(method, method) + (f" · {' · '.join(combo)}" if len(combos) > 1 else "")
+            table.append(
+                [
+                    label,
+                    f"{noise['mean']:.3f}",
+                    f"± {half_width(scores):.3f}",
+                    f"[{noise['low']:.3f}, {noise['high']:.3f}]",
+                    "/".join(str(len(top)) for top, _ in seeds),
+                    "—" if share is None else f"{share:.2f}",
+                ]
+            )
+    if not table:
+        return []
+    headers = ["Method", "Forget score D_F", "95 % t over seeds", "95 % bootstrap (seeds, images)", "Images"]
+    return [
+        "## Forget score: the noise of seeds and of images",
+        "",
+        "Each seed draws its own split and trains its own models, so the spread of the forget score over seeds mixes "
+        "training randomness with the sampling of evaluation images. Resampling each seed's own D_F images (2,000 "
+        "bootstrap draws) measures the second alone: 'images / seeds' is that variance as a share of the variance "
+        "between seeds. Near 1, more evaluation images would narrow the interval; near 0, the spread comes from "
+        "training and only more seeds will. The two-level bootstrap (seeds, then images) is shown beside the "
+        "t-interval, not instead of it: with 2–3 seeds it has few distinct resamples and comes out too narrow.",
+        "",
+        tabulate(table, headers=[*headers, "Images / seeds variance"], tablefmt="github", disable_numparse=True),
+        "",
+    ]
 
 
 def default_view(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -285,6 +285,13 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
     assert "Forget score → 1 D_F" in text and "| Forget score D_R" in text  # no direction on D_R
     floor_line = next(line for line in text.splitlines() if line.startswith("| Retrained model, another seed"))
     assert floor_line.count("±") == 2  # values in the forget score's columns only (D_F and D_R)
+    # The noise section: Realistic-I2I's score from its per-image terms, with 8 images in each of the 2 seeds.
+    noise = text[text.index("## Forget score: the noise of seeds and of images") :]
+    line = next(line for line in noise.splitlines() if line.startswith("| Realistic-I2I"))
+    mean = (
+        measure(by["realistic-i2i", 0], "fs/score", "forget") + measure(by["realistic-i2i", 1], "fs/score", "forget")
+    ) / 2
+    assert f"| {mean:.3f}" in line and "| 8/8 " in line
     from unlearn_bench.figures import tradeoff_figures
 
     manifest = runner.results.manifest("tiny")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from scipy import stats
 from unlearn_bench.leaderboard import _verdicts
-from unlearn_bench.stats import format_mean, half_width, holm, paired_p
+from unlearn_bench.stats import format_mean, half_width, holm, paired_p, ratio_noise
 
 
 def test_interval_and_rounding():
@@ -54,3 +55,27 @@ def test_marks_flip_with_the_data():
     assert column(clear, higher=True)[("bad",)][0] is True  # ↑: now 'bad' has the higher values and is best
     near = {"a": {s: 0.52 for s in seeds}, "b": {s: 0.9 for s in seeds}}
     assert column(near, target=0.5) == {("a",): (True, False), ("b",): (False, False)}  # → 0.5: closest wins
+
+
+def test_ratio_noise_separates_image_noise_from_seed_noise():
+    generator = np.random.default_rng(0)
+    weights = generator.uniform(0.5, 1.5, size=200)
+
+    def seed(score, spread):  # per-image projections around ``score``, weighted like the forget score's terms
+        projections = score + spread * generator.standard_normal(200)
+        return (projections * weights).tolist(), weights.tolist()
+
+    # Seeds that differ far more than their images scatter: the images explain almost none of the spread...
+    apart = ratio_noise([seed(0.2, 0.05), seed(0.5, 0.05), seed(0.8, 0.05)])
+    assert apart["within"] / apart["between"] < 0.01
+    assert apart["low"] < apart["mean"] < apart["high"] and apart["mean"] == pytest.approx(0.5, abs=0.01)
+    # ...seeds equal up to their images' scatter: about all of it (the share is ~1, noisily, with 3 seeds).
+    alike = ratio_noise([seed(0.5, 1.0), seed(0.5, 1.0), seed(0.5, 1.0)])
+    assert alike["within"] / apart["within"] > 100
+    assert 0.05 < alike["within"] / alike["between"] < 20
+    # One seed: no between-seed variance; a zero denominator or no images: nothing to say.
+    assert ratio_noise([seed(0.5, 0.1)])["between"] is None
+    assert ratio_noise([([1.0], [0.0])]) is None and ratio_noise([([], [])]) is None
+    # Deterministic for a given seed of the bootstrap, and another seed draws other resamples.
+    groups = [seed(0.3, 0.2), seed(0.4, 0.2)]
+    assert ratio_noise(groups, seed=3) == ratio_noise(groups, seed=3) != ratio_noise(groups, seed=4)
