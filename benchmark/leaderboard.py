@@ -384,7 +384,7 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
 def _forget_terms(row: dict[str, Any]) -> tuple[list[float], list[float]] | None:
     """The per-image numerator and denominator terms of a row's forget score on D_F, if it has one."""
     for metric in row["metrics"]:
-        if metric["name"] == "forget-score" and metric["split"] == "forget":
+        if metric.get("name") == "forget-score" and metric["split"] == "forget":
             audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
             terms = (audit.get("per_image") or {}).get("forget")
             if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
