@@ -99,8 +99,6 @@ COMMITTED_RESULTS = Path(__file__).resolve().parents[1] / "leaderboard" / "resul
 def _cost(suite, cells, args):
     """The suite's estimated cost (``cost.estimate``): rates from ``--results`` and, in a source checkout, the
     committed results; reads only, writes nothing."""
-    import json
-
     import torch
 
     from .artefacts import ArtefactStore
@@ -114,11 +112,8 @@ def _cost(suite, cells, args):
     rates = stored_rates(folders, "cuda" if torch.cuda.is_available() else "cpu")
 
     def stored_key(cell) -> str | None:
-        try:
-            row = json.loads(results.row_path(suite.name, cell.id).read_text())
-            return row["cell"]["key"] if row.get("status") == "ok" else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+        row = results.read(suite.name, cell.id, set_aside=False)  # validate writes nothing
+        return row["cell"]["key"] if row and row["status"] == "ok" else None
 
     artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
     runner = Runner(suite, results, artefacts, torch.device("cpu"), show_progress=False)

@@ -60,8 +60,10 @@ def stored_rates(folders: Iterable[Path], device_type: str) -> Rates:
                 row = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            device = ((row.get("environment") or {}).get("device") or {}) if isinstance(row, dict) else {}
-            wall = row.get("wall_time_s") if isinstance(row, dict) else None
+            if not isinstance(row, dict):
+                continue
+            device = (row.get("environment") or {}).get("device") or {}
+            wall = row.get("wall_time_s")
             if row.get("status") != "ok" or device.get("type") != device_type or not isinstance(wall, int | float):
                 continue
             signature = tuple(_name(row.get("config"), part) for part in ("data", "model", "method"))

@@ -408,17 +408,16 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
                 if found is not None:
                     terms[cell["method"]].append(found)
         for method, seeds in terms.items():
-            noise = ratio_noise(seeds)
-            if noise is None or len(seeds) < 2:
+            noise = ratio_noise(seeds) if len(seeds) > 1 else None
+            if noise is None:
                 continue
-            scores = [sum(top) / sum(bottom) for top, bottom in seeds]
             share = noise["within"] / noise["between"] if noise["between"] else None
             label = labels.get(method, method) + (f" · {' · '.join(combo)}" if len(combos) > 1 else "")
             table.append(
                 [
                     label,
                     f"{noise['mean']:.3f}",
-                    f"± {half_width(scores):.3f}",
+                    f"± {half_width(noise['per_seed']):.3f}",
                     f"[{noise['low']:.3f}, {noise['high']:.3f}]",
                     "/".join(str(len(top)) for top, _ in seeds),
                     "—" if share is None else f"{share:.2f}",

@@ -114,9 +114,10 @@ class ResultStore:
     def row_path(self, suite: str, cell_id: str) -> Path:
         return self.suite_dir(suite) / "cells" / f"{cell_id}.json"
 
-    def read(self, suite: str, cell_id: str) -> dict[str, Any] | None:
-        """The cell's row; a damaged one is set aside (and its cell rerun)."""
-        return read_stored(self.row_path(suite, cell_id), _load_row, "result row", set_aside=True)
+    def read(self, suite: str, cell_id: str, set_aside: bool = True) -> dict[str, Any] | None:
+        """The cell's row; a damaged one is set aside (and its cell rerun), or only reported for a read-only
+        command (``set_aside=False``)."""
+        return read_stored(self.row_path(suite, cell_id), _load_row, "result row", set_aside=set_aside)
 
     def write(self, suite: str, row: dict[str, Any]) -> None:
         check_row(row)  # an executor (built-in or not) that assembles a bad row fails here, not in the leaderboard

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -76,16 +77,16 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> str:
 
 def ratio_noise(
     seeds: Sequence[tuple[Sequence[float], Sequence[float]]], resamples: int = 2000, seed: int = 0
-) -> dict[str, float | None] | None:
+) -> dict[str, Any] | None:
     """How much of a ratio score's uncertainty comes from the evaluation images, for a score that is, per seed,
     Σ numerator / Σ denominator over that seed's images (the forget score).
 
-    Returns the mean over seeds; ``between``, the variance of the per-seed scores (training randomness and image
-    sampling together: each seed draws its own split); ``within``, the mean over seeds of the bootstrap variance of a
-    seed's score when its images are resampled (image sampling alone); and the 95 % percentile interval of a
-    two-level bootstrap (seeds resampled, then each chosen seed's images). With 2–3 seeds the seed level has few
-    distinct resamples and the interval is too narrow; it is shown beside, not instead of, the t-interval.
-    None when a seed has no images or a zero denominator."""
+    Returns each seed's score (``per_seed``) and their mean; ``between``, the variance of the per-seed scores
+    (training randomness and image sampling together: each seed draws its own split); ``within``, the mean over seeds
+    of the bootstrap variance of a seed's score when its images are resampled (image sampling alone); and the 95 %
+    percentile interval of a two-level bootstrap (seeds resampled, then each chosen seed's images). With 2–3 seeds
+    the seed level has few distinct resamples and the interval is too narrow; it is shown beside, not instead of, the
+    t-interval. None when a seed has no images or a zero denominator."""
     generator = np.random.default_rng(seed)
     per_seed, within, resampled = [], [], []
     for numerators, denominators in seeds:
@@ -101,6 +102,7 @@ def ratio_noise(
     means = np.stack(resampled)[chosen, np.arange(resamples)[:, None]].mean(1)
     low, high = np.percentile(means, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
     return {
+        "per_seed": per_seed,
         "mean": statistics.fmean(per_seed),
         "between": statistics.variance(per_seed) if len(per_seed) > 1 else None,
         "within": statistics.fmean(within),

@@ -42,6 +42,7 @@ def test_an_estimate_prices_cells_from_stored_rows_and_counts_missing_models(tin
 
     # A damaged row is skipped, not fatal; without the cache, the first seed's models must be trained again.
     (tmp_path / "results" / "tiny" / "cells" / "broken.json").write_text("{not json")
+    (tmp_path / "results" / "tiny" / "cells" / "list.json").write_text("[1, 2]")
     rates = stored_rates([tmp_path / "results"], "cpu")
     empty = estimate(runner.cells, lambda cell: None, runner.needs, ArtefactStore(tmp_path / "empty"), rates)
     assert rates.rows == 3 and dict(empty.upstream) == {"original": 1, "retrained": 1}
