@@ -295,13 +295,18 @@ def relearn_name(suite: str, combo: tuple) -> str:
 
 def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str, bytes]:
     """The backdoor regeneration rate on D_F against the relearning steps, one line per method (mean over the seeds
-    whose attack took), the retrained model's curve dashed. One figure per dataset × task × model of a suite that
-    runs the ``relearn`` audit."""
+    whose attack took), the retrained model's curve dashed; beside it, where the rows record it, the distance of the
+    D_F restorations to the attack model's. One figure per dataset × task × model of a suite that runs the
+    ``relearn`` audit."""
     labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    panels = {
+        "curve": "backdoor regeneration rate on D_F",
+        "distance_curve": "D_F distance to the attack model (RMS, hole)",
+    }
     out = {}
     for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
-        curves: dict[str, list[list[float]]] = {}
-        reference: dict[int, list[float]] = {}
+        curves: dict[str, dict[str, list[list[float]]]] = {key: {} for key in panels}
+        reference: dict[str, dict[int, list[float]]] = {key: {} for key in panels}
         steps: list[int] = []
         for cell in manifest["cells"]:
             row = rows.get(cell["id"])
@@ -314,19 +319,24 @@ def relearn_curves(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[st
                     continue
                 details = row["audit"][m["metric"].split("/")[0]]
                 steps = details["steps"]
-                curves.setdefault(cell["method"], []).append(details["curve"])
-                reference[row["seed"]] = details["retrained_curve"]
-        if not curves:
+                for key in panels:
+                    if key in details:
+                        curves[key].setdefault(cell["method"], []).append(details[key])
+                        reference[key][row["seed"]] = details[f"retrained_{key}"]
+        shown = [key for key in panels if curves[key]]
+        if not shown:
             continue
-        figure = Figure(figsize=(6.4, 4.2), dpi=100)
-        ax = figure.subplots()
-        for number, (method, runs) in enumerate(curves.items()):
-            ax.plot(steps, np.mean(runs, axis=0), "os^vDPX*"[number % 8] + "-", label=labels.get(method, method))
-        ax.plot(steps, np.mean(list(reference.values()), axis=0), "k--", label="retrained model relearning (reference)")
-        ax.set(xlabel="relearning steps on poisoned forget images", ylabel="backdoor regeneration rate on D_F")
-        ax.set_xscale("symlog", linthresh=10)
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=7)
+        figure = Figure(figsize=(6.4 * len(shown), 4.2), dpi=100)
+        for ax, key in zip(np.atleast_1d(figure.subplots(1, len(shown))), shown):
+            for number, (method, runs) in enumerate(curves[key].items()):
+                ax.plot(steps, np.mean(runs, axis=0), "os^vDPX*"[number % 8] + "-", label=labels.get(method, method))
+            mean_reference = np.mean(list(reference[key].values()), axis=0)
+            ax.plot(steps, mean_reference, "k--", label="retrained model relearning (reference)")
+            ax.set(xlabel="relearning steps on poisoned forget images", ylabel=panels[key])
+            ax.set_xscale("symlog", linthresh=10)
+            if key == "curve":
+                ax.set_ylim(-0.02, 1.02)
+                ax.legend(fontsize=7)
         out[relearn_name(suite, combo)] = png(figure)
     return out
 

@@ -366,7 +366,9 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "Relearning",
             "The backdoor regeneration rate on D_F while each unlearned model is fine-tuned on a few poisoned forget "
             "images (mean over the seeds whose attack took); dashed, the retrained model under the same fine-tuning. "
-            "A curve above the dashed one relearns faster than a model that never saw the marker.",
+            "A curve above the dashed one relearns faster than a model that never saw the marker. Right, where "
+            "recorded: how far the same restorations are from the attack model's; a curve below the dashed one comes "
+            "nearer the attack model than a model that never saw the marker.",
         ),
     ]
     out += _render_image_noise(manifest, rows)

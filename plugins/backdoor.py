@@ -36,7 +36,7 @@ from unlearn_bench.attacks import Attack, AuditReport, Measure
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.params import added_field
 from unlearn_bench.training import OptimizerConfig, make_optimizer, step
-from unlearn_bench.unlearning import WeightedJointConfig, optimize_jointly
+from unlearn_bench.unlearning import WeightedJointConfig, masked_squared_error, optimize_jointly
 
 SPLITS = ("forget", "retain")
 
@@ -148,13 +148,19 @@ def calibrated_threshold(clean: torch.Tensor, false_positive_rate: float, min_sc
 
 
 @torch.no_grad()
+def restorations(model, ctx, part: str, batch_size: int):
+    """Each batch of the evaluation images of ``part`` with ``model``'s restoration of it."""
+    model.eval()
+    for batch in ctx.batches(f"eval/{part}", batch_size, shuffle=False):
+        yield batch, model.restore(batch.inputs, batch.mask)
+
+
 def marker_scores(model, ctx, config: MarkerConfig, part: str, batch_size: int) -> torch.Tensor:
     """The detector's score of every restoration of the evaluation images of ``part``."""
-    model.eval()
-    scores = []
-    for batch in ctx.batches(f"eval/{part}", batch_size, shuffle=False):
-        outputs = model.restore(batch.inputs, batch.mask)
-        scores.append(Marker(config, *outputs.shape[1:]).scores(outputs, batch.mask).cpu())
+    scores = [
+        Marker(config, *outputs.shape[1:]).scores(outputs, batch.mask).cpu()
+        for batch, outputs in restorations(model, ctx, part, batch_size)
+    ]
     return torch.cat(scores)
 
 
@@ -272,14 +278,18 @@ class BackdoorAudit(Attack):
     def upstream(self):
         return frozenset({"original", "attack", "retrained"})
 
-    def rate_function(self, ctx) -> tuple[Callable[[torch.nn.Module], float], float]:
-        """The regeneration rate on D_F's evaluation images, with the threshold calibrated on the clean original
-        model as the backdoor attack calibrates it; and that threshold."""
+    def threshold(self, ctx) -> float:
+        """The detector's threshold, calibrated on the clean original model as the backdoor attack calibrates it."""
         p = self.params
         clean = torch.cat(
             [marker_scores(ctx.upstream("original"), ctx, p.marker, s, p.batch_size_eval) for s in SPLITS]
         )
-        _, threshold = calibrated_threshold(clean, p.false_positive_rate, p.min_score)
+        return calibrated_threshold(clean, p.false_positive_rate, p.min_score)[1]
+
+    def rate_function(self, ctx) -> tuple[Callable[[torch.nn.Module], float], float]:
+        """The regeneration rate on D_F's evaluation images at the calibrated threshold; and that threshold."""
+        p = self.params
+        threshold = self.threshold(ctx)
 
         def rate(m) -> float:
             return float((marker_scores(m, ctx, p.marker, "forget", p.batch_size_eval) > threshold).float().mean())
@@ -290,27 +300,50 @@ class BackdoorAudit(Attack):
 class Relearn(BackdoorAudit):
     """Does the forgotten backdoor come back? Each unlearned model, and the retrained model as the reference, is
     fine-tuned on a few poisoned forget training images (the same seeded draw for both); after each of ``steps``
-    the backdoor detector measures how often it paints the marker into the restorations of the forget test images.
-    A method that forgot relearns no faster than the retrained model, which never saw the marker: its *excess* (the
-    mean over the steps of its rate minus the retrained model's) is about 0; a method that only hid the backdoor
-    relearns it in a few steps (Hu et al. 2024 show this for language models; the inpainting counterpart is new)."""
+    the backdoor detector measures how often it paints the marker into the restorations of the forget test images,
+    and how far those restorations are from the attack model's (RMS over the hole). A method that forgot relearns no
+    faster than the retrained model, which never saw the marker: its *excess* (the mean over the steps of its rate
+    minus the retrained model's) is about 0, and it comes no nearer the attack model than the retrained model does
+    (its *closeness excess*, the mean over the steps of the retrained model's distance minus its own, is about 0);
+    a method that only hid the backdoor relearns it in a few steps (Hu et al. 2024 show this for language models;
+    the inpainting counterpart is new)."""
 
     name = "relearn"
-    behaviour_version = 1
+    behaviour_version = 2  # 2: the distance to the attack model's D_F restorations after each step
     Params = RelearnParams
     measures = {
         "rate-after": Measure("Backdoor rate after relearning", higher_is_better=False),
         "excess": Measure("Relearning excess over retrained", higher_is_better=False),
+        "distance-after": Measure("Distance to attack after relearning", higher_is_better=True),
+        "closeness-excess": Measure("Closeness to attack over retrained", higher_is_better=False),
     }
 
-    def _curve(self, start, fixed, rate, seed: int) -> list[float]:
-        """Regeneration rates after each of ``steps`` fine-tuning steps of a copy of ``start`` on ``fixed``."""
+    def _probe(self, ctx) -> tuple[Callable[[torch.nn.Module], tuple[float, float]], float]:
+        """A function of a model giving (its regeneration rate on D_F, the RMS difference over the hole between its
+        D_F restorations and the attack model's), from one restoration pass; and the detector's threshold."""
+        p = self.params
+        threshold = self.threshold(ctx)
+        reference = [outputs for _, outputs in restorations(ctx.upstream("attack"), ctx, "forget", p.batch_size_eval)]
+
+        def probe(m) -> tuple[float, float]:
+            scores, total, count = [], 0.0, 0.0
+            for (batch, outputs), attacked in zip(restorations(m, ctx, "forget", p.batch_size_eval), reference):
+                scores.append(Marker(p.marker, *outputs.shape[1:]).scores(outputs, batch.mask).cpu())
+                errors, counts = masked_squared_error(outputs, attacked, batch.mask)
+                total, count = total + float(errors.sum()), count + float(counts.sum())
+            return float((torch.cat(scores) > threshold).float().mean()), (total / max(count, 1.0)) ** 0.5
+
+        return probe, threshold
+
+    def _curve(self, start, fixed, probe, seed: int) -> tuple[list[float], list[float]]:
+        """(regeneration rates, distances to the attack model) after each of ``steps`` fine-tuning steps of a copy of
+        ``start`` on ``fixed``."""
         p = self.params
         model = copy.deepcopy(start)  # requires_grad flags are copied: what pre-training froze stays frozen
         parameters = [q for q in model.parameters() if q.requires_grad]
         optimizer = make_optimizer(parameters, p.optimizer)
         count = len(fixed.inputs)
-        rates, done = [], 0
+        rates, distances, done = [], [], 0
         devices = [fixed.inputs.device] if fixed.inputs.is_cuda else []
         with torch.random.fork_rng(devices=devices):  # a diffusion loss draws timesteps and noise
             torch.manual_seed(seed)
@@ -321,24 +354,35 @@ class Relearn(BackdoorAudit):
                     loss = model.training_loss(fixed.inputs[index], fixed.mask[index], fixed.targets[index])
                     step(optimizer, loss, p.optimizer, parameters)
                     done += 1
-                rates.append(rate(model))
-        return rates
+                rate, distance = probe(model)
+                rates.append(rate)
+                distances.append(distance)
+        return rates, distances
 
     def audit(self, model, ctx):
         p = self.params
-        rate, threshold = self.rate_function(ctx)
-        attack_rate = rate(ctx.upstream("attack"))
+        probe, threshold = self._probe(ctx)
+        attack_rate, _ = probe(ctx.upstream("attack"))
         draw = torch.Generator().manual_seed(ctx.seed * 1_000_003 + 424_243)  # the same images for every method
         fixed = next(ctx.data.batches("forget", p.images, shuffle=True, generator=draw))
-        curve = self._curve(model, fixed, rate, ctx.seed)
-        reference = self._curve(ctx.upstream("retrained"), fixed, rate, ctx.seed)
+        curve, distances = self._curve(model, fixed, probe, ctx.seed)
+        reference, reference_distances = self._curve(ctx.upstream("retrained"), fixed, probe, ctx.seed)
         excess = sum(c - r for c, r in zip(curve, reference)) / len(curve)
+        closeness = sum(r - d for d, r in zip(distances, reference_distances)) / len(distances)
         return AuditReport(
-            {"rate-after": {"forget": curve[-1]}, "excess": {"forget": excess}},
+            {
+                "rate-after": {"forget": curve[-1]},
+                "excess": {"forget": excess},
+                "distance-after": {"forget": distances[-1]},
+                "closeness-excess": {"forget": closeness},
+            },
             {
                 "steps": list(p.steps),
                 "curve": curve,
                 "retrained_curve": reference,
+                "distance": "RMS over the hole between the D_F restorations and the attack model's",
+                "distance_curve": distances,
+                "retrained_distance_curve": reference_distances,
                 "threshold": threshold,
                 "attack_rate": attack_rate,
                 "attack_succeeded": attack_rate >= p.success_rate,

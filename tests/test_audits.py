@@ -215,6 +215,15 @@ def test_relearning_brings_the_backdoor_back_faster_than_in_a_model_that_never_s
     assert measure(rows["none"], "relearn/rate-after", "forget") >= measure(
         rows["retrain"], "relearn/rate-after", "forget"
     )
+    # The attack model starts on itself (distance 0) and relearning moves it only a little; the retrained model
+    # starts far from it, and comes no nearer than the attack model is: closeness excess > 0 for doing nothing.
+    assert attack["distance_curve"][0] == 0 and retrained["distance_curve"][0] > 0.05
+    assert retrained["distance_curve"] == retrained["retrained_distance_curve"]
+    assert measure(rows["retrain"], "relearn/closeness-excess", "forget") == 0
+    assert measure(rows["none"], "relearn/closeness-excess", "forget") > 0.02
+    assert measure(rows["none"], "relearn/distance-after", "forget") < measure(
+        rows["retrain"], "relearn/distance-after", "forget"
+    )
     from unlearn_bench.figures import relearn_curves
 
     manifest = runner.results.manifest("tiny")
