@@ -105,7 +105,6 @@ def _cost(suite, cells, args):
     from .cost import estimate, stored_rates
     from .paths import cache_dir
     from .results import ResultStore
-    from .runner import Runner
 
     results = ResultStore(args.results)
     folders = [f for f in dict.fromkeys([args.results.resolve(), COMMITTED_RESULTS]) if f.is_dir()]
@@ -116,8 +115,7 @@ def _cost(suite, cells, args):
         return row["cell"]["key"] if row and row["status"] == "ok" else None
 
     artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
-    runner = Runner(suite, results, artefacts, torch.device("cpu"), show_progress=False)
-    return estimate(cells, stored_key, runner.needs, artefacts, rates)
+    return estimate(cells, stored_key, artefacts, rates)
 
 
 def _reference(metric) -> str:
@@ -129,14 +127,12 @@ def _reference(metric) -> str:
 def _check_extractor_weights(suite) -> None:
     """Find (without loading) the weights of every feature extractor the suite's metrics and embedding map use."""
     from .features import WeightsNotFound, checking_only
-    from .metrics import extractor_class, is_feature_metric
-    from .params import Where, parse
+    from .metrics import is_feature_metric
 
-    users = [(f"metric '{m.id}'", m.build().extractor_setup()) for m in suite.metrics if is_feature_metric(m.cls)]
+    users = [(f"metric '{m.id}'", m.params.extractor.bound) for m in suite.metrics if is_feature_metric(m.cls)]
     embedding_map = suite.doc.evaluate.embedding_map
     if embedding_map is not None:
-        cls = extractor_class(embedding_map.extractor)
-        users.append(("evaluate.embedding_map", (cls, parse(cls.Params, embedding_map.extractor.params, Where(())))))
+        users.append(("evaluate.embedding_map", embedding_map.extractor.bound))
     seen = set()
     for user, (cls, params) in users:
         ident = (cls.name, repr(params))

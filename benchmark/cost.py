@@ -104,12 +104,11 @@ class Estimate:
 def estimate(
     cells: list[Cell],
     stored_key: Callable[[Cell], str | None],
-    needs: Callable[[Cell], list[str]],
     artefacts: ArtefactStore,
     rates: Rates,
 ) -> Estimate:
-    """``stored_key(cell)``: the key of the cell's stored ok row, if any; ``needs(cell)``: the upstream model kinds
-    it reads (``Runner.needs``)."""
+    """``stored_key(cell)``: the key of the cell's stored ok row, if any; the upstream models each pending cell reads
+    (``cell.needs``) and the cache lacks are counted by kind."""
     up_to_date, seconds, unpriced = 0, 0.0, 0
     upstream: set[tuple[str, str]] = set()
     for cell in cells:
@@ -121,7 +120,7 @@ def estimate(
             unpriced += 1
         else:
             seconds += cost
-        missing = {(kind, cell.keys[kind]) for kind in needs(cell)}
+        missing = {(kind, cell.keys[kind]) for kind in cell.needs}
         upstream |= {(kind, key) for kind, key in missing if not artefacts.exists(kind, key)}
     return Estimate(len(cells), up_to_date, seconds, unpriced, Counter(kind for kind, _ in upstream), rates)
 

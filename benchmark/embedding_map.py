@@ -17,9 +17,9 @@ import torch
 
 from .data import SplitData
 from .features import loaded_extractor, selection
-from .metrics import ExtractorRef, extractor_class
+from .metrics import ExtractorRef
 from .models import I2IModel
-from .params import Where, parse
+from .params import Where
 
 PARTS = ("retain", "forget")
 
@@ -39,8 +39,7 @@ class EmbeddingMapConfig:
             raise ValueError("embedding_map.images must be at least 5")
 
     def check(self, where: Where) -> None:
-        cls = extractor_class(self.extractor, where / "extractor")
-        parse(cls.Params, self.extractor.params, where / "extractor" / "params")
+        cls, _ = self.extractor.bound
         if self.feature not in cls.outputs:
             raise (where / "feature").error(f"'{cls.name}' gives {', '.join(cls.outputs)}, not '{self.feature}'")
 
@@ -57,8 +56,7 @@ def embedding_map(
     """(what the row records, ``tsne/<split>/<output|reference>`` → N×2 coordinates for the samples file)."""
     from sklearn.manifold import TSNE
 
-    cls = extractor_class(config.extractor)
-    extractor = loaded_extractor(cls, parse(cls.Params, config.extractor.params, Where(())), data.device)
+    extractor = loaded_extractor(*config.extractor.bound, data.device)
     embeddings: dict[tuple[str, str], torch.Tensor] = {}
     for part in (p for p in PARTS if p in data.eval_parts):
         size = data.size(f"eval/{part}")

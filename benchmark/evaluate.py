@@ -28,7 +28,16 @@ FLOORED = "retrained"  # the reference whose metrics get a noise floor from the 
 TWIN = "twin"
 
 
-def _result(spec: Resolved, metric, part: str, value: float, images: int, floor: float | None = None) -> dict[str, Any]:
+def _result(
+    spec: Resolved,
+    metric,
+    part: str,
+    value: float,
+    images: int,
+    floor: float | None = None,
+    extractor: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One metric's entry of a result row; ``extractor`` describes the features behind a feature metric."""
     return {
         "metric": spec.id,
         "name": spec.name,
@@ -38,7 +47,7 @@ def _result(spec: Resolved, metric, part: str, value: float, images: int, floor:
         "reference": spec.entry.reference,
         "value": value,
         "images": images,
-        "extractor": metric.extractor(),
+        "extractor": extractor if extractor is not None else metric.extractor(),
         **({"floor": floor} if floor is not None else {}),
     }
 
@@ -125,18 +134,19 @@ class FeatureSets:
             if self.cache is not None and self.keys[need] is not None:
                 self.cache.put(self.keys[need], self.references[need])
 
-    def score(self, spec: Resolved, metric: FeatureMetric) -> float:
+    def score(self, spec: Resolved, metric: FeatureMetric) -> tuple[float, dict[str, Any]]:
+        """(the metric's value, a description of the features behind it for the row)."""
         group = self.group[spec.id]
         features = torch.cat(self.outputs[group][metric.feature])
         need = (spec.entry.reference, group)
         reference = self.references[need][metric.feature].to(features.device) if metric.uses_reference else None
-        metric.extractor_info = {
+        described = {
             **self.extractors[group].describe(),
             "feature": metric.feature,
             "images": len(features),
             "reference_features": None if reference is None else ("cached" if need in self.cached else "computed"),
         }
-        return float(metric.score(features, reference))
+        return float(metric.score(features, reference)), described
 
     def floor(self, spec: Resolved, metric: FeatureMetric) -> float | None:
         """The metric between the twin's features and the retrained model's (None without a twin)."""
@@ -211,9 +221,8 @@ def evaluate(
             ]
             if sets is not None:
                 sets.finish()
-                found += [
-                    _result(spec, m, part, sets.score(spec, m), len(chosen), sets.floor(spec, m))
-                    for spec, m in featured
-                ]
+                for spec, m in featured:
+                    value, described = sets.score(spec, m)
+                    found.append(_result(spec, m, part, value, len(chosen), sets.floor(spec, m), described))
             results += sorted(found, key=lambda r: order[r["metric"]])
     return results

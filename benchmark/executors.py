@@ -6,7 +6,7 @@ hands back one :class:`CellOutcome` per cell, in whatever order cells finish. Th
 (exactly once, before the cells that need it), to a Ray cluster.
 
 What a cluster executor needs to know about each piece of work is in :class:`Resources` (a model entry's
-``resources`` in the suite) and in :meth:`Runner.needs` (the upstream models a cell reads).
+``resources`` in the suite) and in ``Cell.needs`` (the upstream models a cell reads, set by the plan).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Executor(Component):
     for this run as it is reached: see ``ClaimedCells``) and yields a
     :class:`CellOutcome` for each as it finishes; a cell that cannot run yields a failed row rather than raising.
     ``status(text)`` shows a short progress note beside the driver's progress bar. ``runner`` gives the suite,
-    the artefact store, :meth:`Runner.needs` and, for in-process execution, :meth:`Runner.run_cell`. An executor
+    the artefact store, ``cell.needs`` and, for in-process execution, :meth:`Runner.run_cell`. An executor
     never writes the result store: the driver does, as outcomes arrive, so an interrupted run keeps them.
     """
 

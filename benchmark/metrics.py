@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import torch
 
 from .component import Component
-from .params import Where, parse
+from .params import Where
 
 
 class Metric(Component):
@@ -24,7 +24,8 @@ class Metric(Component):
     reference is what the suite names: the ground truth, or the outputs of the original, attack or retrained
     model on the same inputs.
     Subclasses must set ``higher_is_better`` and ``display_name`` (the leaderboard's column heading), and report
-    in ``extractor()`` the feature extractor and weights behind the number (None for pixel metrics).
+    in ``extractor()`` any feature extractor and weights behind the number (None for pixel metrics; the harness
+    records it for a ``FeatureMetric``, whose features it computes).
     """
 
     higher_is_better: ClassVar[bool]
@@ -52,11 +53,21 @@ class ExtractorRef:
     name: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def bind(self, cls: type, params: Any) -> None:
+        """Record the extractor plugin class this reference names and its parsed parameters. Loading a suite does it
+        for every reference in it (``unlearn_bench.suite.bind_extractors``): a metric never looks a plugin up."""
+        object.__setattr__(self, "_bound", (cls, params))  # not a field: keys and equality see name and params only
 
-def extractor_class(ref: ExtractorRef, where: Where | None = None) -> type:
-    from .plugins import get_plugins
-
-    return get_plugins().registry("extractor").get(ref.name, where / "name" if where else None)
+    @property
+    def bound(self) -> tuple[type, Any]:
+        """(the extractor plugin class, its parsed parameters), as bound when the suite was loaded."""
+        try:
+            return self.__dict__["_bound"]
+        except KeyError:
+            raise RuntimeError(
+                f"the extractor reference '{self.name}' is not bound to a plugin: load the suite with "
+                "unlearn_bench.suite.load_suite, or call unlearn_bench.suite.bind_extractors on the parameters"
+            ) from None
 
 
 class FeatureMetric(Metric):
@@ -75,16 +86,10 @@ class FeatureMetric(Metric):
     uses_reference: ClassVar[bool] = True
     paired: ClassVar[bool] = False
 
-    def __init__(self, params: Any = None):
-        super().__init__(params)
-        self.extractor_info: dict[str, Any] | None = None
-        self.images = 0
-
     @classmethod
     def check_params(cls, params: Any, where: Where) -> None:
         ref = params.extractor
-        extractor = extractor_class(ref, where / "extractor")
-        parse(extractor.Params, ref.params, where / "extractor" / "params")
+        extractor, _ = ref.bound
         if cls.feature not in extractor.outputs:
             raise (where / "extractor" / "name").error(
                 f"metric '{cls.name}' needs the extractor output '{cls.feature}', which '{ref.name}' does not give "
@@ -93,8 +98,7 @@ class FeatureMetric(Metric):
 
     def extractor_setup(self) -> tuple[type, Any]:
         """The extractor class and its parsed parameters."""
-        cls = extractor_class(self.params.extractor)
-        return cls, parse(cls.Params, self.params.extractor.params, Where(("extractor",)))
+        return self.params.extractor.bound
 
     def heading(self) -> str:
         cls, params = self.extractor_setup()
@@ -104,9 +108,6 @@ class FeatureMetric(Metric):
 
     def score(self, features: torch.Tensor, reference: torch.Tensor | None) -> float:
         raise NotImplementedError
-
-    def extractor(self) -> dict[str, Any] | None:
-        return self.extractor_info
 
 
 def is_feature_metric(cls: type) -> bool:

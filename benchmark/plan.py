@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .hashing import file_sha256, stable_hash
-from .metrics import extractor_class, is_feature_metric
+from .metrics import is_feature_metric
 from .params import to_dict
 from .suite import Resolved, Suite
 
@@ -33,6 +33,8 @@ class Cell:
     audits: list[Resolved]
     keys: dict[str, str | None]  # artefact kind → content key
     config: dict[str, Any]  # the cell's full resolved configuration
+    references: frozenset[str] = frozenset()  # the upstream models its metrics compare with (and the twin, for floors)
+    needs: tuple[str, ...] = ()  # every upstream model kind it reads, in build order (UPSTREAM's)
 
     @property
     def axes(self) -> dict[str, str]:
@@ -45,6 +47,28 @@ class Cell:
     @property
     def start_kind(self) -> str:
         return "attack" if self.attack is not None else "original"
+
+
+UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream model kinds, each built before the next
+
+
+def references(suite: Suite) -> frozenset[str]:
+    """The upstream models the suite's metrics compare with (and the twin, for their noise floors)."""
+    kinds = {m.entry.reference for m in suite.metrics} - {"ground-truth"}
+    if suite.doc.evaluate.noise_floor and "retrained" in kinds:
+        kinds.add("twin")
+    return frozenset(kinds)
+
+
+def _needs(suite: Suite, method: Resolved, keys: dict[str, str | None]) -> tuple[str, ...]:
+    """The upstream models a cell reads, in build order: the model unlearning starts from, the references of its
+    metrics, the models shown beside it in output grids, and what its method and audits declare."""
+    kinds = {"attack" if suite.attack else "original", "original"} | references(suite)
+    if suite.doc.evaluate.embedding_map is not None:
+        kinds.add(suite.doc.evaluate.embedding_map.reference)
+    for component in [method, *([suite.attack] if suite.attack else []), *suite.audits]:
+        kinds |= component.build().upstream()
+    return tuple(kind for kind in UPSTREAM if kind in kinds and keys.get(kind))
 
 
 # The harness's own behaviour version in every key: raised by hand when a change of the harness (the training loop, the
@@ -74,7 +98,7 @@ def _extractor(metric: Resolved) -> dict[str, Any]:
     """The code identity of a feature metric's extractor, when it has one beyond its first behaviour version."""
     if not is_feature_metric(metric.cls):
         return {}
-    identity = extractor_class(metric.params.extractor).identity()
+    identity = metric.params.extractor.bound[0].identity()
     return {"extractor_identity": identity} if identity else {}
 
 
@@ -165,6 +189,8 @@ def expand(suite: Suite) -> list[Cell]:
                                 audits=suite.audits,
                                 keys=keys,
                                 config=config,
+                                references=references(suite),
+                                needs=_needs(suite, method, keys),
                             )
                         )
     return cells

@@ -37,7 +37,7 @@ from .hashing import stable_hash
 from .models import I2IModel, frozen_copy
 from .params import to_dict
 from .paths import FileLock
-from .plan import Cell, expand
+from .plan import UPSTREAM, Cell, expand
 from .plugins import get_plugins
 from .progress import progress
 from .results import ROW_SCHEMA, ResultStore
@@ -50,7 +50,6 @@ SAMPLES = 6  # images per evaluation split kept for output grids
 
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
 TWIN_SEED_OFFSET = 200_003  # the twin (a second retrained model) likewise
-UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream model kinds, each built before the next
 
 
 def default_executor() -> Executor:
@@ -334,7 +333,7 @@ class Runner:
         try:
             model, meta = self.unlearned(cell)
             row["method"] = meta
-            references = {name: self.model(cell, name)[0] for name in self.references(cell)}
+            references = {name: self.model(cell, name)[0] for name in cell.references}
             evaluate_clock = time.perf_counter()
             ctx = self.context(cell)
             row["metrics"] = evaluate(
@@ -422,16 +421,6 @@ class Runner:
         reference = None if config.reference == "ground-truth" else self.model(cell, config.reference)[0]
         return embedding_map(config, model, reference, data, cell.seed, self.suite.doc.evaluate.batch_size)
 
-    def needs(self, cell: Cell) -> list[str]:
-        """The upstream models ``cell`` reads, in build order: the model unlearning starts from, the references of
-        its metrics, the models shown beside it in output grids, and what its method and audits declare."""
-        kinds = {cell.start_kind, "original"} | self.references(cell)
-        if self.suite.doc.evaluate.embedding_map is not None:
-            kinds.add(self.suite.doc.evaluate.embedding_map.reference)
-        for component in [cell.method, *cell.auditors]:
-            kinds |= component.build().upstream()
-        return [kind for kind in UPSTREAM if kind in kinds and cell.keys.get(kind)]
-
     def mark_failed(self, key: str, reason: str) -> None:
         """Record that the artefact ``key`` could not be built elsewhere; cells needing it fail with ``reason``."""
         self._failed[key] = reason
@@ -462,13 +451,6 @@ class Runner:
             if cell.keys.get(kind):
                 keys[kind] = stable_hash({"images": images, "model": cell.keys[kind]})
         return keys
-
-    def references(self, cell: Cell) -> set[str]:
-        """The upstream models ``cell``'s metrics compare with (and the twin, for their noise floors)."""
-        kinds = {m.entry.reference for m in cell.metrics} - {"ground-truth"}
-        if self.suite.doc.evaluate.noise_floor and "retrained" in kinds:
-            kinds.add("twin")
-        return kinds
 
     # ------------------------------------------------------------------------------------------- data side
 
@@ -517,7 +499,7 @@ class Runner:
             new_model=lambda: self.new_model(cell, seed),
             original=original,
             upstream=lambda kind: self.declared_upstream(cell, kind),
-            has_upstream=lambda kind: kind in self.needs(cell),
+            has_upstream=lambda kind: kind in cell.needs,
             cached_model=lambda kind, key, build: self.cached_model(cell, kind, key, build),
             show_progress=self.show_progress,
         )
@@ -525,11 +507,11 @@ class Runner:
     # --------------------------------------------------------------------------------------- artefact side
 
     def declared_upstream(self, cell: Cell, kind: str) -> I2IModel:
-        """``ctx.upstream(kind)``: only what :meth:`needs` lists, so that executors can build it beforehand."""
-        if kind not in self.needs(cell):
+        """``ctx.upstream(kind)``: only what ``cell.needs`` lists, so that executors can build it beforehand."""
+        if kind not in cell.needs:
             raise CellFailed(
                 f"the upstream '{kind}' model was read without being declared: a method or audit that reads it "
-                f"must list it in its upstream() (cell {cell.id} declares {self.needs(cell)})"
+                f"must list it in its upstream() (cell {cell.id} declares {list(cell.needs)})"
             )
         return self.model(cell, kind)[0]
 

@@ -20,8 +20,9 @@ from .embedding_map import EmbeddingMapConfig
 from .errors import ConfigError, UserError, did_you_mean
 from .executors import Resources
 from .hashing import stable_hash
+from .metrics import ExtractorRef
 from .params import Where, added_field, parse, to_dict
-from .plugins import get_plugins
+from .plugins import Plugins, get_plugins
 from .splits import SplitConfig
 from .training import TrainRecipe
 from .tuning import SweepConfig, TuningConfig, trial_assignments, trial_label, trial_params
@@ -441,6 +442,20 @@ def suite_from_data(path: str | Path, data: dict) -> Suite:
     return _resolve(Path(path), parse(SuiteDoc, data, root), data, root)
 
 
+def bind_extractors(params: Any, where: Where, plugins: Plugins | None = None) -> None:
+    """Bind every extractor reference in ``params`` (a tree of dataclasses and lists) to its plugin class and parsed
+    parameters, so that the metrics and the embedding map using it never look a plugin up themselves."""
+    if isinstance(params, ExtractorRef):
+        cls = (plugins or get_plugins()).registry("extractor").get(params.name, where / "name")
+        params.bind(cls, parse(cls.Params, params.params, where / "params"))
+    elif isinstance(params, list | tuple):
+        for i, value in enumerate(params):
+            bind_extractors(value, where / i, plugins)
+    elif dataclasses.is_dataclass(params) and not isinstance(params, type):
+        for field in dataclasses.fields(params):
+            bind_extractors(getattr(params, field.name), where / field.name, plugins)
+
+
 def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
     if doc.version != SUITE_VERSION:
         raise (root / "version").error(f"expected {SUITE_VERSION}, the only suite version this release reads")
@@ -457,6 +472,7 @@ def _resolve(path: Path, doc: SuiteDoc, data: dict, root: Where) -> Suite:
     def resolve(kind: str, entry: Entry, where: Where) -> Resolved:
         cls = plugins.registry(kind).get(entry.name, where / "name")
         params = parse(cls.Params, entry.params, where / "params")
+        bind_extractors(params, where / "params", plugins)
         cls.check_params(params, where / "params")
         ident = entry.id or entry.name
         return Resolved(kind, ident, (entry.label or ident).replace("{start}", start), cls, params, entry)
@@ -532,6 +548,7 @@ def _with_trials(methods: list[Resolved], tuning: TuningConfig, root: Where) -> 
         kind = "grid" if sweep.grid is not None else "random"
         for n, assignment in enumerate(assignments, 1):
             params = trial_params(method.cls.Params, method.entry.params, assignment, where / kind)
+            bind_extractors(params, where)
             method.cls.check_params(params, where)
             if to_dict(params) in seen:
                 shown = ", ".join(f"{p} = {v!r}" for p, v in assignment.items())
@@ -635,6 +652,7 @@ def _check_references(suite: Suite, root: Where) -> None:
     embedding_map = suite.doc.evaluate.embedding_map
     if embedding_map is not None:
         where = root / "evaluate" / "embedding_map"
+        bind_extractors(embedding_map, where)
         embedding_map.check(where)
         if embedding_map.reference == "attack" and suite.attack is None:
             raise (where / "reference").error("reference 'attack' needs an 'attack' in the suite")

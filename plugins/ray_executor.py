@@ -99,7 +99,7 @@ class RayExecutor(Executor):
             for cell in cells:
                 options = _options(cell.model.entry.resources, self.params.max_retries)
                 dependencies = {}
-                for kind in runner.needs(cell):
+                for kind in cell.needs:
                     key = cell.keys[kind]
                     if key not in upstream and not runner.artefacts.exists(kind, key):
                         original = upstream.get(cell.keys["original"]) if kind == "attack" else None

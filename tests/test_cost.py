@@ -26,14 +26,14 @@ def test_an_estimate_prices_cells_from_stored_rows_and_counts_missing_models(tin
     rates = stored_rates([tmp_path / "results"], "cpu")
     assert rates.rows == len(rows) == 3 and stored_rates([tmp_path / "results"], "cuda").rows == 0
 
-    done = estimate(runner.cells, stored_key(runner), runner.needs, runner.artefacts, rates)
+    done = estimate(runner.cells, stored_key(runner), runner.artefacts, rates)
     assert (done.cells, done.up_to_date, done.seconds, sum(done.upstream.values())) == (3, 3, 0.0, 0)
     assert done.describe().endswith("nothing to run")
 
     # Another seed: the same plugins, so every cell is priced at the stored median of its method; its upstream
     # models (original and retrained) are not in the cache.
     other = make_runner(tiny.write_suite(tmp_path), tmp_path, ["seeds=[1]"])
-    todo = estimate(other.cells, stored_key(other), other.needs, other.artefacts, rates)
+    todo = estimate(other.cells, stored_key(other), other.artefacts, rates)
     wall = {r["cell"]["axes"]["method"]: r["wall_time_s"] for r in rows}
     assert todo.up_to_date == 0 and todo.unpriced == 0
     assert todo.seconds == pytest.approx(sum(wall.values()))
@@ -44,14 +44,14 @@ def test_an_estimate_prices_cells_from_stored_rows_and_counts_missing_models(tin
     (tmp_path / "results" / "tiny" / "cells" / "broken.json").write_text("{not json")
     (tmp_path / "results" / "tiny" / "cells" / "list.json").write_text("[1, 2]")
     rates = stored_rates([tmp_path / "results"], "cpu")
-    empty = estimate(runner.cells, lambda cell: None, runner.needs, ArtefactStore(tmp_path / "empty"), rates)
+    empty = estimate(runner.cells, lambda cell: None, ArtefactStore(tmp_path / "empty"), rates)
     assert rates.rows == 3 and dict(empty.upstream) == {"original": 1, "retrained": 1}
 
 
 def test_cells_of_a_model_never_run_are_reported_unpriced(tiny, tmp_path):
     runner = make_runner(tiny.write_suite(tmp_path), tmp_path, ["seeds=[0]"])
     rates = stored_rates([tmp_path / "nothing"], "cpu")
-    result = estimate(runner.cells, lambda cell: None, runner.needs, runner.artefacts, rates)
+    result = estimate(runner.cells, lambda cell: None, runner.artefacts, rates)
     assert (result.unpriced, result.seconds) == (3, 0.0)
     assert "3 cells have no stored rate" in result.describe()
 

@@ -20,7 +20,7 @@ def suite(tiny, tmp_path, evaluate=MAP):
 
 def test_cells_store_a_seeded_map_and_the_leaderboard_draws_it(pixels, tmp_path):  # noqa: F811
     runner = make_runner(suite(pixels, tmp_path), tmp_path)
-    assert all("retrained" in runner.needs(cell) for cell in runner.cells)
+    assert all("retrained" in cell.needs for cell in runner.cells)
     assert runner.run().failed == []
     rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
     summary = rows["realistic-i2i"]["embedding_map"]
@@ -51,7 +51,7 @@ def test_adding_a_map_reruns_cells_but_reuses_their_models(pixels, tmp_path):  #
     mapped = make_runner(suite(pixels, tmp_path), tmp_path)
     assert all(a.key != b.key for a, b in zip(plain.cells, mapped.cells))
     assert [a.keys for a in plain.cells] == [b.keys for b in mapped.cells]
-    assert [plain.needs(c) for c in plain.cells] == [["original", "retrained"]] * 3  # psnr-retrained needs it anyway
+    assert [c.needs for c in plain.cells] == [("original", "retrained")] * 3  # psnr-retrained needs it anyway
 
 
 def test_map_settings_are_checked_with_file_and_key(pixels, tmp_path):  # noqa: F811

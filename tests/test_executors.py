@@ -76,11 +76,11 @@ def suite(tiny, tmp_path, extra: str = ""):
 
 def test_cells_need_what_their_metrics_method_and_audits_read(plugin, tmp_path):
     runner = make_runner(suite(plugin, tmp_path), tmp_path)
-    needs = {cell.method.id: runner.needs(cell) for cell in runner.cells}
+    needs = {cell.method.id: cell.needs for cell in runner.cells}
     # psnr-retrained compares with the retrained model; output grids show the original.
-    assert needs["none"] == ["original", "retrained"]
-    assert needs["declares-shadow"] == ["original", "retrained", "shadow"]
-    assert needs["reads-shadow"] == ["original", "retrained"]
+    assert needs["none"] == ("original", "retrained")
+    assert needs["declares-shadow"] == ("original", "retrained", "shadow")
+    assert needs["reads-shadow"] == ("original", "retrained")
 
 
 def test_reading_an_undeclared_upstream_model_fails_the_cell(plugin, tmp_path):

@@ -140,16 +140,26 @@ def test_feature_images_are_an_even_selection(pixels, tmp_path):
 
 def test_headings_keep_the_papers_names_only_with_the_papers_extractor(tiny):
     from unlearn_bench.metrics import ExtractorRef
+    from unlearn_bench.params import Where
+    from unlearn_bench.suite import bind_extractors
     from unlearn_bench_plugins.fidelity_metrics import InceptionScore
 
-    assert FID().heading() == "FID" and KID().heading() == "KID" and InceptionScore().heading() == "IS"
-    assert ClipSimilarity().heading() == "CLIP"
+    def heading(cls, **params):
+        """A metric's heading, its extractor reference bound as loading a suite binds it."""
+        values = cls.Params(**params)
+        bind_extractors(values, Where(()))
+        return cls(values).heading()
+
+    with pytest.raises(RuntimeError, match="not bound to a plugin"):
+        FID().heading()  # a metric never looks its extractor up in the registry itself
+    assert heading(FID) == "FID" and heading(KID) == "KID" and heading(InceptionScore) == "IS"
+    assert heading(ClipSimilarity) == "CLIP"
     effnet = ExtractorRef("efficientnet-lite0")
-    assert InceptionScore(InceptionScore.Params(extractor=effnet)).heading() == "IS-style (EfficientNet-Lite0)"
-    assert ClipSimilarity(ClipSimilarity.Params(extractor=effnet)).heading() == "Cosine (EfficientNet-Lite0)"
-    assert FID(FID.Params(extractor=effnet)).heading() == "FD (EfficientNet-Lite0)"
+    assert heading(InceptionScore, extractor=effnet) == "IS-style (EfficientNet-Lite0)"
+    assert heading(ClipSimilarity, extractor=effnet) == "Cosine (EfficientNet-Lite0)"
+    assert heading(FID, extractor=effnet) == "FD (EfficientNet-Lite0)"
     other = ExtractorRef("open-clip", {"model": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"})
-    assert ClipSimilarity(ClipSimilarity.Params(extractor=other)).heading() == "Cosine (open_clip)"
+    assert heading(ClipSimilarity, extractor=other) == "Cosine (open_clip)"
 
 
 def test_suite_errors_name_the_extractor_key(tiny, tmp_path):
