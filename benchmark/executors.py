@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .component import Component
 
 if TYPE_CHECKING:
+    from .artefacts import ArtefactStore
     from .plan import Cell
-    from .runner import Runner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,16 +53,37 @@ class CellOutcome:
     log: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """What the driver of a run hands its executor: all an executor may use, and no way to write results.
+
+    ``suite``: the loaded suite (a worker elsewhere rebuilds it from ``suite.file`` and ``suite.data`` with
+    ``unlearn_bench.suite.suite_from_data``; its models' ``entry.resources`` say what each asks of a node).
+    ``artefacts``: the artefact store, to ask which upstream models exist (``exists(kind, key)``).
+    ``run_cell(cell)``: run a cell in this process; a failure comes back as a failed row, it does not raise.
+    ``failed_outcome(cell, error_type, message)``: the outcome of a cell that could not run (its worker died).
+    ``log(name, text)``: hand the driver a log that belongs to no cell (e.g. a remote upstream model's build), which
+    it stores beside the cells' logs.
+    """
+
+    suite: Any
+    artefacts: ArtefactStore
+    run_cell: Callable[[Cell], CellOutcome]
+    failed_outcome: Callable[[Cell, str, str], CellOutcome]
+    log: Callable[[str, str], None]
+
+
 class Executor(Component):
     """Base class of executor plugins.
 
-    ``run(runner, cells, status)`` runs ``cells`` (pending cells in the suite's order, a sequence that claims each cell
-    for this run as it is reached: see ``ClaimedCells``) and yields a
-    :class:`CellOutcome` for each as it finishes; a cell that cannot run yields a failed row rather than raising.
-    ``status(text)`` shows a short progress note beside the driver's progress bar. ``runner`` gives the suite,
-    the artefact store, ``cell.needs`` and, for in-process execution, :meth:`Runner.run_cell`. An executor
-    never writes the result store: the driver does, as outcomes arrive, so an interrupted run keeps them.
+    ``run(session, cells, status)`` runs ``cells`` (pending cells in the suite's order, a sequence that claims each
+    cell for this run as it is reached: see ``ClaimedCells``) and yields a :class:`CellOutcome` for each as it
+    finishes, in any order; a cell that cannot run yields a failed row rather than raising. ``status(text)`` shows a
+    short progress note beside the driver's progress bar. ``session`` (:class:`Session`) is all the executor gets of
+    the run; each cell says which upstream models it reads (``cell.needs``, in build order, keyed by
+    ``cell.keys``). An executor never writes the result store: the driver does, as outcomes arrive, so an
+    interrupted run keeps them.
     """
 
-    def run(self, runner: Runner, cells: Sequence[Cell], status: Callable[[str], None]) -> Iterator[CellOutcome]:
+    def run(self, session: Session, cells: Sequence[Cell], status: Callable[[str], None]) -> Iterator[CellOutcome]:
         raise NotImplementedError

@@ -31,7 +31,7 @@ from .embedding_map import embedding_map
 from .environment import environment
 from .errors import CellFailed
 from .evaluate import evaluate
-from .executors import CellOutcome, Executor
+from .executors import CellOutcome, Executor, Session
 from .features import FeatureCache, to_uint8
 from .hashing import stable_hash
 from .models import I2IModel, frozen_copy
@@ -221,6 +221,13 @@ class Runner:
         if not todo:
             return summary
         executor = self.executor or default_executor()
+        session = Session(
+            self.suite,
+            self.artefacts,
+            self.run_cell,
+            self.failed_outcome,
+            lambda name, text: self.results.write_log(self.suite.name, name, text),
+        )
         seen = {cell.id: self._row_stamp(cell) for cell in todo}
         held: dict[str, FileLock] = {}
         bar = progress(total=len(todo), desc=self.suite.name, unit="cell", leave=True, enabled=self.show_progress)
@@ -235,7 +242,7 @@ class Runner:
                         self._claim, seen=seen, held=held, deferred=deferred, wait=wait, summary=summary
                     )
                     claimed = ClaimedCells(cells, claim)
-                    for outcome in executor.run(self, claimed, bar.set_postfix_str):
+                    for outcome in executor.run(session, claimed, bar.set_postfix_str):
                         row = outcome.row
                         cell_id = row["cell"]["id"]
                         if outcome.samples is not None:

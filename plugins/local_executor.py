@@ -12,10 +12,10 @@ class LocalExecutor(Executor):
     name = "local"
     behaviour_version = 1
 
-    def run(self, runner, cells, status):
+    def run(self, session, cells, status):
         for cell in cells:
             status(cell.id)
-            outcome = runner.run_cell(cell)
+            outcome = session.run_cell(cell)
             outcome.row["executor"] = {"name": self.name}
             yield outcome
 

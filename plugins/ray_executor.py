@@ -74,7 +74,7 @@ class RayExecutor(Executor):
         if params.max_retries < 0:
             raise (where / "max_retries").error("expected a count >= 0")
 
-    def run(self, runner, cells, status):
+    def run(self, session, cells, status):
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:
@@ -90,8 +90,8 @@ class RayExecutor(Executor):
         # object ref → ("upstream", (kind, key)) or ("cell", (cell, {kind: ref of the upstream task it waits for}))
         pending: dict[Any, tuple[str, Any]] = {}
         try:
-            _check_feasible(ray, runner)
-            suite, store = runner.suite, str(runner.artefacts.root.resolve())
+            _check_feasible(ray, session.suite)
+            suite, store = session.suite, str(session.artefacts.root.resolve())
             spec = WorkerSpec(str(suite.file), suite.data, stable_hash(suite.data), store)
             build = ray.remote(_build_upstream)
             evaluate = ray.remote(_run_cell)
@@ -101,7 +101,7 @@ class RayExecutor(Executor):
                 dependencies = {}
                 for kind in cell.needs:
                     key = cell.keys[kind]
-                    if key not in upstream and not runner.artefacts.exists(kind, key):
+                    if key not in upstream and not session.artefacts.exists(kind, key):
                         original = upstream.get(cell.keys["original"]) if kind == "attack" else None
                         after = [original] if original is not None else []
                         task = build.options(name=f"{kind} {key[:12]}", **options)
@@ -125,14 +125,14 @@ class RayExecutor(Executor):
                         log = ray.get(ref)["log"]
                     except ray.exceptions.RayError as exc:
                         log = f"the task building the {kind} model failed: {exc}"
-                    runner.results.write_log(runner.suite.name, f"upstream-{kind}-{key[:12]}", log)
+                    session.log(f"upstream-{kind}-{key[:12]}", log)
                     continue
                 cell, dependencies = item
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as exc:
                     reason = self._reason(ray, exc, dependencies)
-                    outcome = runner.failed_outcome(cell, type(exc).__name__, reason)
+                    outcome = session.failed_outcome(cell, type(exc).__name__, reason)
                     outcome.log = f"{reason}\n\n{exc}"
                     yield outcome
         finally:
@@ -167,10 +167,10 @@ def _options(resources, max_retries: int) -> dict[str, Any]:
     return options
 
 
-def _check_feasible(ray, runner) -> None:
+def _check_feasible(ray, suite) -> None:
     """A model whose resources no node has would wait forever: refuse it before submitting anything."""
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    for i, model in enumerate(runner.suite.models):
+    for i, model in enumerate(suite.models):
         need = model.entry.resources
         if not any(
             n.get("CPU", 0) >= need.cpus
@@ -180,7 +180,7 @@ def _check_feasible(ray, runner) -> None:
         ):
             have = "; ".join(f"{n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for n in nodes)
             raise UserError(
-                f"{runner.suite.file}: models[{i}].resources: model '{model.id}' asks for {need.describe()}, "
+                f"{suite.file}: models[{i}].resources: model '{model.id}' asks for {need.describe()}, "
                 f"which no node of the Ray cluster has (nodes: {have})"
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -36,9 +37,13 @@ class Reversed(Executor):
 
     name = "reversed"
 
-    def run(self, runner, cells, status):
+    sessions: list = []
+
+    def run(self, session, cells, status):
+        self.sessions.append(session)
+        session.log("reversed-order", "\n".join(cell.id for cell in reversed(cells)))
         for cell in reversed(cells):
-            yield runner.run_cell(cell)
+            yield session.run_cell(cell)
 
 
 class Plugin:
@@ -98,6 +103,11 @@ def test_an_executor_plugin_may_finish_cells_in_any_order(plugin, tmp_path):
     runner.run()
     again = make_runner(suite(plugin, tmp_path), tmp_path)
     assert again.pending() == [] and len(again.results.rows("tiny")) == 4
+    # The executor got a Session, not the runner: nothing in it writes the result store, except through the driver.
+    [session] = runner.executor.sessions
+    assert type(session).__name__ == "Session" and not hasattr(session, "results")
+    assert {f.name for f in dataclasses.fields(session)} == {"suite", "artefacts", "run_cell", "failed_outcome", "log"}
+    assert runner.results.log_path("tiny", "reversed-order").read_text().splitlines()[-1] == runner.cells[0].id
     assert [c.method.id for c in again.pending(retry_failed=True)] == ["reads-shadow"]
 
 
@@ -149,9 +159,9 @@ def test_a_ray_cluster_without_the_requested_resources_is_refused(plugin, tmp_pa
             return [{"Alive": True, "Resources": {"CPU": 2.0, "memory": 8 * 1024**3}}]
 
     path = suite(plugin, tmp_path)
-    _check_feasible(FakeRay, make_runner(path, tmp_path, ["models.ae.resources.cpus=2"]))
+    _check_feasible(FakeRay, make_runner(path, tmp_path, ["models.ae.resources.cpus=2"]).suite)
     with pytest.raises(UserError, match=r"models\[0\]\.resources: model 'ae' asks for 1 CPU, 1 GPU"):
-        _check_feasible(FakeRay, make_runner(path, tmp_path, ["models.ae.resources.gpus=1"]))
+        _check_feasible(FakeRay, make_runner(path, tmp_path, ["models.ae.resources.gpus=1"]).suite)
 
 
 def test_failed_outcome_rows_have_the_shape_of_run_rows(plugin, tmp_path):

@@ -86,13 +86,13 @@ class ThreadsExecutor(Executor):
     name = "threads"
     Params = ThreadsParams
 
-    def run(self, runner, cells, status):
+    def run(self, session, cells, status):
         before = torch.get_num_threads()
         torch.set_num_threads(self.params.threads)
         try:
             for cell in cells:  # each cell is claimed for this run as it is reached
                 status(f"{cell.id} on {self.params.threads} thread(s)")
-                outcome = runner.run_cell(cell)  # a failing cell comes back as a failed row, it does not raise
+                outcome = session.run_cell(cell)  # a failing cell comes back as a failed row, it does not raise
                 outcome.row["executor"] = {"name": self.name, "threads": self.params.threads}
                 yield outcome  # the driver writes the row as it arrives
         finally:
