@@ -24,6 +24,7 @@ from .models import I2IModel
 from .progress import progress
 from .suite import Resolved
 
+PER_IMAGE_DIGITS = 4  # decimals kept of each image's value in a row (the row's value is computed unrounded)
 FLOORED = "retrained"  # the reference whose metrics get a noise floor from the twin
 TWIN = "twin"
 
@@ -38,6 +39,7 @@ def _result(
     extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One metric's entry of a result row; ``extractor`` describes the features behind a feature metric."""
+    per_image = metric.per_image()
     return {
         "metric": spec.id,
         "name": spec.name,
@@ -49,6 +51,7 @@ def _result(
         "images": images,
         "extractor": extractor if extractor is not None else metric.extractor(),
         **({"floor": floor} if floor is not None else {}),
+        **({"per_image": [round(v, PER_IMAGE_DIGITS) for v in per_image]} if per_image is not None else {}),
     }
 
 

@@ -394,53 +394,106 @@ def _forget_terms(row: dict[str, Any]) -> tuple[list[float], list[float]] | None
     return None
 
 
-def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list[str]:
-    """Per dataset × task × model, each method's forget score on D_F with its t-interval over seeds, a two-level
-    bootstrap interval over seeds and images, and how much of the seed-to-seed variance resampling each seed's own
-    images reproduces (``stats.ratio_noise``)."""
-    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
-    table = []
-    combos = list(dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]))
-    for combo in combos:
-        terms: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
-        for cell in manifest["cells"]:
-            row = rows.get(cell["id"])
-            if (cell["dataset"], cell["task"], cell["model"]) == combo and row and row["status"] == "ok":
-                found = _forget_terms(row)
-                if found is not None:
-                    terms[cell["method"]].append(found)
-        for method, seeds in terms.items():
-            noise = ratio_noise(seeds) if len(seeds) > 1 else None
-            if noise is None:
-                continue
-            share = noise["within"] / noise["between"] if noise["between"] else None
-            label = labels.get(method, method) + (f" · {' · '.join(combo)}" if len(combos) > 1 else "")
-            table.append(
-                [
-                    label,
-                    f"{noise['mean']:.3f}",
-                    f"± {half_width(noise['per_seed']):.3f}",
-                    f"[{noise['low']:.3f}, {noise['high']:.3f}]",
-                    "/".join(str(len(top)) for top, _ in seeds),
-                    "—" if share is None else f"{share:.2f}",
-                ]
-            )
-    if not table:
-        return []
-    headers = ["Method", "Forget score D_F", "95 % t over seeds", "95 % bootstrap (seeds, images)", "Images"]
+def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | None:
+    """A noise table's numbers for one method's per-seed image terms: the mean, its t-interval over seeds, the
+    two-level bootstrap interval, the image counts and the share of the between-seed variance that resampling
+    images reproduces (``stats.ratio_noise``); None with fewer than two seeds."""
+    noise = ratio_noise(seeds) if len(seeds) > 1 else None
+    if noise is None:
+        return None
+    share = noise["within"] / noise["between"] if noise["between"] else None
     return [
-        "## Forget score: the noise of seeds and of images",
-        "",
-        "Each seed draws its own split and trains its own models, so the spread of the forget score over seeds mixes "
-        "training randomness with the sampling of evaluation images. Resampling each seed's own D_F images (2,000 "
-        "bootstrap draws) measures the second alone: 'images / seeds' is that variance as a share of the variance "
-        "between seeds. Near 1, more evaluation images would narrow the interval; near 0, the spread comes from "
-        "training and only more seeds will. The two-level bootstrap (seeds, then images) is shown beside the "
-        "t-interval, not instead of it: with 2–3 seeds it has few distinct resamples and comes out too narrow.",
-        "",
-        tabulate(table, headers=[*headers, "Images / seeds variance"], tablefmt="github", disable_numparse=True),
-        "",
+        f"{noise['mean']:.3f}",
+        f"± {half_width(noise['per_seed']):.3f}",
+        f"[{noise['low']:.3f}, {noise['high']:.3f}]",
+        "/".join(str(len(top)) for top, _ in seeds),
+        "—" if share is None else f"{share:.2f}",
     ]
+
+
+def _image_terms(manifest: dict[str, Any], rows: dict[str, dict], found) -> dict[tuple, dict[str, list]]:
+    """Per dataset × task × model and per key that ``found(row)`` yields (with its per-seed image terms), each
+    method's terms over its seeds."""
+    terms: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for cell in manifest["cells"]:
+        row = rows.get(cell["id"])
+        if row and row["status"] == "ok":
+            for key, value in found(row):
+                terms[(cell["dataset"], cell["task"], cell["model"]), key][cell["method"]].append(value)
+    return terms
+
+
+NOISE_HEADERS = ["95 % t over seeds", "95 % bootstrap (seeds, images)", "Images", "Images / seeds variance"]
+
+
+def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list[str]:
+    """Per dataset × task × model, each method's forget score on D_F (and, in a second table, every metric whose rows
+    keep per-image values) with its t-interval over seeds, a two-level bootstrap interval over seeds and images, and
+    how much of the seed-to-seed variance resampling each seed's own images reproduces (``stats.ratio_noise``)."""
+    labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
+    combos = list(dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]))
+
+    def label(method: str, combo: tuple) -> str:
+        return labels.get(method, method) + (f" · {' · '.join(combo)}" if len(combos) > 1 else "")
+
+    def forget_score(row):
+        found = _forget_terms(row)
+        return [] if found is None else [(None, found)]
+
+    table = []
+    for (combo, _), methods in _image_terms(manifest, rows, forget_score).items():
+        for method, seeds in methods.items():
+            cells = _noise_cells(seeds)
+            if cells is not None:
+                table.append([label(method, combo), *cells])
+    out = []
+    if table:
+        out += [
+            "## Forget score: the noise of seeds and of images",
+            "",
+            "Each seed draws its own split and trains its own models, so the spread of the forget score over seeds "
+            "mixes training randomness with the sampling of evaluation images. Resampling each seed's own D_F images "
+            "(2,000 bootstrap draws) measures the second alone: 'images / seeds' is that variance as a share of the "
+            "variance between seeds. Near 1, more evaluation images would narrow the interval; near 0, the spread "
+            "comes from training and only more seeds will. The two-level bootstrap (seeds, then images) is shown "
+            "beside the t-interval, not instead of it: with 2–3 seeds it has few distinct resamples and comes out too "
+            "narrow.",
+            "",
+            tabulate(
+                table, headers=["Method", "Forget score D_F", *NOISE_HEADERS], tablefmt="github", disable_numparse=True
+            ),
+            "",
+        ]
+    metrics = {m["id"]: m for m in manifest["metrics"]}
+
+    def per_image(row):
+        return [
+            ((m["metric"], m["split"]), (m["per_image"], [1.0] * len(m["per_image"])))
+            for m in row["metrics"]
+            if m.get("per_image") and m["metric"] in metrics
+        ]
+
+    table = []
+    for (combo, (metric, split)), methods in _image_terms(manifest, rows, per_image).items():
+        for method, seeds in methods.items():
+            cells = _noise_cells(seeds)
+            if cells is not None:
+                table.append([_column_heading(metrics[metric], split), label(method, combo), *cells])
+    if table:
+        out += [
+            "## Per-image metrics: the noise of seeds and of images",
+            "",
+            "The same decomposition for every metric that is a mean over images and whose rows keep each image's "
+            "value (the PSNR columns): the mean over seeds with its t-interval, the two-level bootstrap (seeds, then "
+            "images; too narrow with 2–3 seeds), and the share of the between-seed variance that resampling images "
+            "reproduces.",
+            "",
+            tabulate(
+                table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True
+            ),
+            "",
+        ]
+    return out
 
 
 def default_view(manifest: dict[str, Any]) -> dict[str, Any]:

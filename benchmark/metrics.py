@@ -45,6 +45,11 @@ class Metric(Component):
     def extractor(self) -> dict[str, Any] | None:
         return None
 
+    def per_image(self) -> list[float] | None:
+        """For a metric that is a mean over images: each image's value, in evaluation order (their mean is
+        ``compute()``); the row keeps them so the leaderboard can resample images. None otherwise."""
+        return None
+
 
 @dataclasses.dataclass(frozen=True)
 class ExtractorRef:

@@ -50,6 +50,9 @@ class MaskedPSNR(Metric):
     def compute(self) -> float:
         return float(torch.cat(self.values).mean())
 
+    def per_image(self) -> list[float]:
+        return torch.cat(self.values).tolist()
+
 
 @unlearn_bench.hookimpl
 def register_metrics(register):

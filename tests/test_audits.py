@@ -301,6 +301,22 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
         measure(by["realistic-i2i", 0], "fs/score", "forget") + measure(by["realistic-i2i", 1], "fs/score", "forget")
     ) / 2
     assert f"| {mean:.3f}" in line and "| 8/8 " in line
+    # PSNR is a mean over images: its rows keep each image's value (MSE, pooled over pixels, does not), and the
+    # leaderboard resamples them in a second noise table.
+    for row in rows:
+        for entry in row["metrics"]:
+            if entry["name"] == "psnr":
+                assert len(entry["per_image"]) == entry["images"]
+                assert sum(entry["per_image"]) / entry["images"] == pytest.approx(entry["value"], abs=1e-4)
+            elif entry["name"] == "mse":
+                assert "per_image" not in entry
+    pixels = text[text.index("## Per-image metrics: the noise of seeds and of images") :]
+    line = next(line for line in pixels.splitlines() if line.startswith("| PSNR ↓ D_F") and "Realistic-I2I" in line)
+    psnr = [
+        next(m["value"] for m in by["realistic-i2i", s]["metrics"] if m["metric"] == "psnr" and m["split"] == "forget")
+        for s in (0, 1)
+    ]
+    assert f"| {sum(psnr) / 2:.3f}" in line and "| 8/8 " in line
     from unlearn_bench.figures import tradeoff_figures
 
     manifest = runner.results.manifest("tiny")
