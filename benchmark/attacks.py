@@ -33,10 +33,13 @@ class Measure:
 @dataclasses.dataclass
 class AuditReport:
     """What ``Attack.audit`` returns: ``values[measure][split]`` (splits: 'forget', 'retain', ...) for the
-    leaderboard, and ``details`` (calibration, counts, thresholds) recorded in the result row."""
+    leaderboard, ``details`` (calibration, counts, thresholds) recorded in the result row, and optionally
+    ``per_image[measure][split]``, each image's value for a measure that is a mean over images (the regeneration
+    rate: 1 where the marker was found), kept in the row so the leaderboard can resample images."""
 
     values: dict[str, dict[str, float]]
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    per_image: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
 
 
 class Attack(Component):

@@ -466,11 +466,11 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
         ]
     metrics = {m["id"]: m for m in manifest["metrics"]}
 
-    def per_image(row):
+    def per_image(row):  # a run whose attack did not take is left out, as from the column's mean
         return [
             ((m["metric"], m["split"]), (m["per_image"], [1.0] * len(m["per_image"])))
             for m in row["metrics"]
-            if m.get("per_image") and m["metric"] in metrics
+            if m.get("per_image") and m["metric"] in metrics and attack_took(row, m["metric"])
         ]
 
     table = []
@@ -483,10 +483,10 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
         out += [
             "## Per-image metrics: the noise of seeds and of images",
             "",
-            "The same decomposition for every metric that is a mean over images and whose rows keep each image's "
-            "value (the PSNR columns): the mean over seeds with its t-interval, the two-level bootstrap (seeds, then "
-            "images; too narrow with 2–3 seeds), and the share of the between-seed variance that resampling images "
-            "reproduces.",
+            "The same decomposition for every column that is a mean over images and whose rows keep each image's "
+            "value (PSNR; the backdoor regeneration rate, 1 where the marker was found): the mean over seeds with "
+            "its t-interval, the two-level bootstrap (seeds, then images; too narrow with 2–3 seeds), and the share "
+            "of the between-seed variance that resampling images reproduces.",
             "",
             tabulate(
                 table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True

@@ -30,7 +30,7 @@ from .datasets import ImageData, InMemoryImages
 from .embedding_map import embedding_map
 from .environment import environment
 from .errors import CellFailed
-from .evaluate import evaluate
+from .evaluate import PER_IMAGE_DIGITS, evaluate
 from .executors import CellOutcome, Executor, Session
 from .features import FeatureCache, to_uint8
 from .hashing import stable_hash
@@ -61,6 +61,11 @@ def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
     unknown = set(report.values) - set(auditor.cls.measures)
     if unknown:
         raise CellFailed(f"audit '{auditor.name}' reported undeclared measures {sorted(unknown)}")
+
+    def per_image(name: str, split: str) -> dict[str, list[float]]:
+        values = report.per_image.get(name, {}).get(split)
+        return {} if values is None else {"per_image": [round(float(v), PER_IMAGE_DIGITS) for v in values]}
+
     return [
         {
             "metric": f"{auditor.id}/{name}",
@@ -70,6 +75,7 @@ def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
             "split": split,
             "reference": None,
             "value": float(value),
+            **per_image(name, split),
         }
         for name, by_split in report.values.items()
         for split, value in by_split.items()

@@ -223,6 +223,7 @@ class Backdoor(Attack):
                 "mean_score": {s: float(v.mean()) for s, v in audited.items()},
                 "images": {s: len(v) for s, v in audited.items()},
             },
+            per_image={"regeneration-rate": {s: (v > threshold).float().tolist() for s, v in audited.items()}},
         )
 
 

@@ -130,6 +130,13 @@ def test_backdoor_audit_detects_the_attack_model_and_not_the_clean_ones(tiny, tm
     assert measure(rows["none"], "backdoor/regeneration-rate", "forget") >= 0.9
     assert measure(rows["retrain"], "backdoor/regeneration-rate", "forget") <= 0.15
     assert measure(rows["none"], "backdoor/regeneration-rate", "retain") <= 0.15  # false positives on D_R
+    # The row keeps each image's detection (1 = marker found), whose mean is the rate.
+    for entry in rows["none"]["metrics"]:
+        if entry["metric"] == "backdoor/regeneration-rate":
+            assert (
+                set(entry["per_image"]) <= {0.0, 1.0} and len(entry["per_image"]) == details["images"][entry["split"]]
+            )
+            assert sum(entry["per_image"]) / len(entry["per_image"]) == pytest.approx(entry["value"])
     text = render(runner.results.manifest("tiny"), runner.results.rows("tiny"))
     assert "Backdoor regeneration rate ↓ D_F" in text
 
