@@ -25,12 +25,16 @@ import math
 import statistics
 from collections import defaultdict
 
+import numpy as np
+
 from .columns import attack_took, better, current_rows, floor_of
 from .results import ResultStore
 from .stats import ALPHA, format_mean, paired_p
 
 AXES = ("dataset", "task", "model")
 NOT_FORGOT, FORGOT = "no-unlearning", "retrain"
+IMAGE_COUNTS = (5, 10, 20, 50, 100, 200)  # evaluation images per seed at which the separation is recomputed
+DRAWS = 200  # random image subsets per count
 
 
 def hedges_g(a: list[float], b: list[float]) -> float | None:
@@ -82,6 +86,67 @@ def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[in
     return retrained, kept, "retrained"
 
 
+def _per_image_controls(rows: list[dict], metric: dict) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
+    """(retrained, starting model) per-image values on D_F per seed, for a column whose rows keep them and whose
+    'forgot' control is the retrained model's own row (a floor is one number: it has no images to resample)."""
+    forgot: dict[int, list[float]] = {}
+    kept: dict[int, list[float]] = {}
+    for row in rows:
+        if row["status"] != "ok" or not attack_took(row, metric["id"]):
+            continue
+        values = next(
+            (m.get("per_image") for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"),
+            None,
+        )
+        if values and _plugin(row) in (FORGOT, NOT_FORGOT):
+            (forgot if _plugin(row) == FORGOT else kept)[row["seed"]] = values
+    seeds = set(forgot) & set(kept)
+    return {s: forgot[s] for s in seeds}, {s: kept[s] for s in seeds}
+
+
+def separation_by_images(
+    metric: dict,
+    forgot: dict[int, list[float]],
+    kept: dict[int, list[float]],
+    counts: tuple[int, ...] = IMAGE_COUNTS,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> dict[int, float]:
+    """Hedges' g between the two controls when each seed's value is the mean over only ``n`` of its evaluation images
+    (the median over ``draws`` random subsets, the same images for both controls where a seed's two rows have the
+    same number of images, as they do when they share the split), for each ``n`` of ``counts`` that every seed has,
+    and at all of its images (key: the smallest image count of any seed)."""
+    generator = np.random.default_rng(seed)
+    seeds = sorted(forgot)
+    available = min(min(len(forgot[s]), len(kept[s])) for s in seeds)
+    arrays = {s: (np.asarray(forgot[s], dtype=float), np.asarray(kept[s], dtype=float)) for s in seeds}
+
+    def g_of(a: list[float], b: list[float]) -> float | None:
+        oriented = (_oriented(metric, a), _oriented(metric, b))
+        return None if oriented[0] is None else hedges_g(*oriented)
+
+    out: dict[int, float] = {}
+    for n in [c for c in counts if c < available]:
+        found = []
+        for _ in range(draws):
+            a, b = [], []
+            for s in seeds:
+                x, y = arrays[s]
+                pick = generator.choice(len(x), n, replace=False)
+                other = pick if len(y) == len(x) else generator.choice(len(y), n, replace=False)
+                a.append(float(x[pick].mean()))
+                b.append(float(y[other].mean()))
+            g = g_of(a, b)
+            if g is not None:
+                found.append(g)
+        if found:
+            out[n] = float(np.median(found))
+    whole = g_of([statistics.fmean(forgot[s]) for s in seeds], [statistics.fmean(kept[s]) for s in seeds])
+    if whole is not None:
+        out[available] = whole
+    return out
+
+
 def _oriented(metric: dict, values: list[float]) -> list[float] | None:
     """The values turned so that higher is better on D_F (a target's distance, negated); None without a direction."""
     arrow = better(metric, "forget")
@@ -107,14 +172,15 @@ def render_validity(store: ResultStore) -> str:
         "construction, so their 'forgot' side is the noise floor: a retrained model of another seed. A column that "
         "does not separate these controls cannot rank methods by how much they forgot. Runs whose attack did not "
         "take are left out. With 2–3 seeds per side the test has little power: 'no' means not shown, not shown "
-        "equal. How the separation grows with the number of evaluation images needs evaluations at several sizes "
-        "that no committed suite makes yet. Tuning suites are left out: their controls are their base suite's cells "
-        "again.",
+        "equal. How the separation grows with the number of evaluation images is in the second table, for the "
+        "columns whose rows keep each image's value. Tuning suites are left out: their controls are their base "
+        "suite's cells again.",
         "",
         "| suite | setting | column on D_F | forgot (source) | not forgotten | Hedges' g | p (paired t) | separates |",
         "|---|---|---|---|---|---|---|---|",
     ]
     counted = defaultdict(int)
+    by_images: list[tuple[str, str, str, dict[int, float]]] = []
     for name in store.suites():
         manifest = store.manifest(name)
         if manifest.get("tuning"):  # its controls are its base suite's cells again: counting them twice adds nothing
@@ -148,10 +214,46 @@ def render_validity(store: ResultStore) -> str:
                     f"| {name} | {setting} | {heading} | {format_mean(a)} ({source}) | {format_mean(b)} | {shown_g} | "
                     f"{'—' if p is None else f'{p:.2g}'} | {'yes' if separates else 'no'} |"
                 )
+                images_forgot, images_kept = _per_image_controls(members, metric)
+                if len(images_forgot) > 1:
+                    by_images.append((name, setting, heading, separation_by_images(metric, images_forgot, images_kept)))
     out += [
         "",
         f"{counted['separating']} of {counted['columns']} columns separate the controls at p < {ALPHA:g} in the "
         "direction their tables call better.",
         "",
     ]
-    return "\n".join(out)
+    return "\n".join(out + _render_by_images(by_images))
+
+
+def _render_by_images(found: list[tuple[str, str, str, dict[int, float]]]) -> list[str]:
+    """The second table: Hedges' g of each column with per-image values at each number of evaluation images."""
+    out = [
+        "## Separation against the number of evaluation images",
+        "",
+        f"For the columns whose rows keep each image's value (PSNR, the backdoor regeneration rate) and whose "
+        f"'forgot' control is the retrained model's own row: Hedges' g between the controls when each seed's value "
+        f"is the mean over only n of its D_F evaluation images (the median over {DRAWS} random subsets, the same "
+        f"images for both controls), and over all of them (the count in brackets). A column whose g is still "
+        f"small at all images needs more seeds, not more images; one whose g grows with n is limited by images. "
+        f"FID and KID are not covered: their value is not a mean over images.",
+        "",
+    ]
+    if not found:
+        return out + ["No committed rows keep per-image values yet (rows written since 2026-12-01 do).", ""]
+    out += [
+        "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in IMAGE_COUNTS) + " | all images |",
+        "|---|---|---|" + "---|" * (len(IMAGE_COUNTS) + 1),
+    ]
+    for name, setting, heading, by_n in found:
+        whole = max(by_n) if by_n else None
+        cells = [_shown_g(by_n.get(n)) if n != whole else "—" for n in IMAGE_COUNTS]
+        last = "—" if whole is None else f"{_shown_g(by_n[whole])} ({whole})"
+        out.append(f"| {name} | {setting} | {heading} | " + " | ".join(cells) + f" | {last} |")
+    return out + [""]
+
+
+def _shown_g(g: float | None) -> str:
+    if g is None:
+        return "—"
+    return "∞" if math.isinf(g) and g > 0 else "−∞" if math.isinf(g) else f"{g:.2g}"

@@ -3,6 +3,7 @@ well each D_F column separates them, on synthetic rows built to separate or not.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from unlearn_bench.results import ResultStore, dump
 from unlearn_bench.validity import hedges_g, render_validity
@@ -81,3 +82,38 @@ def test_hedges_g():
     assert hedges_g([2, 3, 4], [1, 2, 3]) == pytest.approx(1 * (1 - 3 / (4 * 6 - 9)))
     assert hedges_g([1], [2, 3]) is None
     assert hedges_g([2, 2], [1, 1]) == float("inf")
+
+
+def test_separation_grows_with_the_number_of_evaluation_images_where_images_are_the_noise():
+    """Synthetic per-image PSNR: the untouched model restores D_F 1 dB better than the retrained model on average,
+    with per-image noise of 4 dB and no seed-to-seed spread, so few images hide the gap and many reveal it."""
+    from unlearn_bench.validity import separation_by_images
+
+    generator = np.random.default_rng(1)
+    kept = {s: list(21 + 4 * generator.standard_normal(200)) for s in range(3)}
+    forgot = {s: list(20 + 4 * generator.standard_normal(200)) for s in range(3)}
+    by_n = separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)
+    assert set(by_n) == {5, 50, 150, 200}  # the counts every seed has, and all 200 images
+    # PSNR is better lower on D_F (the retrained side restores worse), so forgetting shows as a positive g.
+    assert 0 < by_n[5] < by_n[50] < by_n[150]
+    assert by_n == separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)  # seeded
+    # Counts beyond what a seed has are left out.
+    assert set(separation_by_images(METRICS[0], {0: [1.0] * 8, 1: [2.0] * 8}, {0: [3.0] * 8, 1: [4.0] * 8})) == {
+        5,
+        8,
+    }
+
+
+def test_the_validity_page_tabulates_separation_by_image_count_from_rows_with_per_image_values(tmp_path):
+    values = {
+        (m, s): {"psnr": (20.0 - 5 * (m == "retrain") + s, None)} for m in ("no-unlearning", "retrain") for s in (0, 1)
+    }
+    store = write_suite(tmp_path, values)
+    assert "No committed rows keep per-image values yet" in render_validity(store)
+    for row in store.rows("s"):
+        base = row["metrics"][0]["value"]
+        row["metrics"][0]["per_image"] = [base + d for d in (-1.0, 1.0, -2.0, 2.0, 0.5, -0.5, 0.0, 0.0)]
+        store.write("s", row)
+    text = render_validity(store)
+    line = next(line for line in text.splitlines() if line.startswith("| s | — | PSNR |") and "(8)" in line)
+    assert line.split(" | ")[3] != "—" and line.endswith("(8) |")  # n = 5 computed; all 8 images at the end
