@@ -8,7 +8,10 @@ embedding cosine), on the quickstart's data, original model and evaluation split
   evaluation image with the model, selecting, extracting), in extracted output images per second, not counting
   the metrics' own arithmetic (FID's SVD, KID's kernel sums), which is reported apart as "scoring";
 - first / second evaluation: the whole wall time of ``evaluate()`` with an empty feature cache (the ground truth's
-  features are computed too) and again with the cache filled.
+  features are computed too) and again with the cache filled;
+- the physical limit: the extractor's floating-point operations per image (counted by
+  ``torch.utils.flop_counter.FlopCounterMode``) against the machine's measured rate of float32 matrix
+  multiplication (the best of several 2048² products: convolutions rarely run faster), in images per second.
 
     python benchmarks/metric_throughput.py [--images 200] [--device cuda] [--repeats 3]
 
@@ -51,6 +54,25 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def matmul_flops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 matrix-multiplication rate (FLOP/s) on ``device`` with the current threads: the best of
+    ``repeats`` products of two ``size`` × ``size`` matrices."""
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    a @ b  # warm-up
+    best = min(timed(lambda: a @ b, device) for _ in range(repeats))
+    return 2 * size**3 / best
+
+
+def flops_per_image(extractor, images: torch.Tensor, features: tuple[str, ...]) -> float:
+    """Floating-point operations of one extractor forward pass, per image (multiply-adds counted as two)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        extractor(images, features)
+    return counter.get_total_flops() / len(images)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200, help="feature images per evaluation split")
@@ -84,30 +106,34 @@ def main() -> None:
         outputs = torch.cat(outputs)
         threads = torch.get_num_threads()
         print(f"device: {device_name(device)} ({device.type}); torch {torch.__version__}; {threads} CPU threads")
-        print(f"{len(outputs)} output images ({args.images} per split at most); median of {args.repeats} repeats\n")
+        print(f"{len(outputs)} output images ({args.images} per split at most); median of {args.repeats} repeats")
+        rate = matmul_flops(device)
+        print(f"float32 matrix multiplication: {rate / 1e9:.0f} GFLOP/s (the physical limit below divides by it)\n")
         print(
-            "| extractor | bare img/s | pipeline img/s | ratio | scoring s | first evaluation s | second evaluation s |"
+            "| extractor | GFLOP per image | limit img/s | bare img/s | bare ÷ limit | pipeline img/s | ratio | "
+            "scoring s | first evaluation s | second evaluation s |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for extractor_name, ids in GROUPS.items():
             metrics = [m for m in suite.metrics if m.id in ids]
-            bare, scoring, first, second = measure(
+            bare, scoring, first, second, flops = measure(
                 runner, cell, model, data, metrics, outputs, args, Path(tmp) / extractor_name
             )
-            bare_rate, pipeline_rate = len(outputs) / bare, len(outputs) / (second - scoring)
+            bare_rate, pipeline_rate, limit = len(outputs) / bare, len(outputs) / (second - scoring), rate / flops
             print(
-                f"| {extractor_name} | {bare_rate:.1f} | {pipeline_rate:.1f} | {pipeline_rate / bare_rate:.2f} | "
-                f"{scoring:.2f} | {first:.2f} | {second:.2f} |"
+                f"| {extractor_name} | {flops / 1e9:.2f} | {limit:.1f} | {bare_rate:.1f} | {bare_rate / limit:.2f} | "
+                f"{pipeline_rate:.1f} | {pipeline_rate / bare_rate:.2f} | {scoring:.2f} | {first:.2f} | {second:.2f} |"
             )
 
 
-def measure(runner, cell, model, data, metrics, outputs, args, folder: Path) -> tuple[float, float, float, float]:
+def measure(runner, cell, model, data, metrics, outputs, args, folder: Path) -> tuple[float, ...]:
     """Median seconds of: the bare extractor on ``outputs``; the metrics' scoring in a second evaluation; a first
-    and a second ``evaluate()`` (empty, then filled feature cache)."""
+    and a second ``evaluate()`` (empty, then filled feature cache); and the extractor's FLOPs per image."""
     device = runner.device
     extractor = loaded_extractor(*metrics[0].build().extractor_setup(), device)
     features = tuple(sorted({m.build().feature for m in metrics}))
     extractor(outputs[:8], features)  # warm-up
+    flops = flops_per_image(extractor, outputs[:8], features)
 
     def run(cache: FeatureCache):
         evaluate(
@@ -144,7 +170,7 @@ def measure(runner, cell, model, data, metrics, outputs, args, folder: Path) -> 
     finally:
         FeatureSets.score = score
     median = statistics.median
-    return median(bare), median(scored), median(firsts), median(seconds)
+    return median(bare), median(scored), median(firsts), median(seconds), flops
 
 
 if __name__ == "__main__":
