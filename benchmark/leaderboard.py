@@ -31,7 +31,8 @@ from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
 from .stats import format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
-from .suite import load_suite, merged_yaml
+from .suite import load_suite
+from .suitefile import merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
 from .validity import render_validity
 

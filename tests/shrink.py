@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from unlearn_bench.cli import main
-from unlearn_bench.suite import load_suite, merged_yaml
+from unlearn_bench.suite import load_suite
+from unlearn_bench.suitefile import merged_yaml
 
 # Each model id of the suites shrunk to seconds (keeping what must fit the image size, such as MAE's patch and the
 # number of VQ downsampling stages); one loader process for the image-folder datasets, as a GPU node has several.
