@@ -46,7 +46,7 @@ class RayParams:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker needs to rebuild the driver's runner."""
+    """What a worker process needs to rebuild the driver's suite and build a cell worker for it."""
 
     suite_file: str
     suite_data: dict[str, Any]
@@ -188,35 +188,35 @@ def _check_feasible(ray, suite) -> None:
 # -------------------------------------------------------------------------------------------- on the workers
 
 
-_RUNNERS: dict[tuple[str, str, str], Any] = {}  # this worker's runners: loaded data and models are reused
+_WORKERS: dict[tuple[str, str, str], Any] = {}  # this process's cell workers: loaded data and models are reused
 
 
-def _runner(spec: WorkerSpec, device: str):
+def _cell_worker(spec: WorkerSpec, device: str):
     from unlearn_bench.artefacts import ArtefactStore
-    from unlearn_bench.runner import Runner
     from unlearn_bench.suite import suite_from_data
+    from unlearn_bench.worker import CellWorker
 
     key = (spec.suite_data_hash, spec.artefacts, device)
-    if key not in _RUNNERS:
+    if key not in _WORKERS:
         suite = suite_from_data(spec.suite_file, spec.suite_data)
-        _RUNNERS.clear()  # one suite at a time
-        _RUNNERS[key] = Runner(suite, None, ArtefactStore(spec.artefacts), torch.device(device), show_progress=False)
-    return _RUNNERS[key]
+        _WORKERS.clear()  # one suite at a time
+        _WORKERS[key] = CellWorker(suite, ArtefactStore(spec.artefacts), torch.device(device), show_progress=False)
+    return _WORKERS[key]
 
 
 def _worker(spec: WorkerSpec, cell_id: str, cell_key: str | None = None):
-    """This worker's runner for ``spec`` (kept across tasks, so loaded data is reused) and the cell ``cell_id``."""
+    """This process's cell worker for ``spec`` (kept across tasks: loaded data is reused) and the cell ``cell_id``."""
     ray = _import_ray()
     device = "cuda" if ray.get_gpu_ids() else "cpu"
-    runner = _runner(spec, device)
-    cell = next(c for c in runner.cells if c.id == cell_id)
+    worker = _cell_worker(spec, device)
+    cell = next(c for c in worker.cells if c.id == cell_id)
     if cell_key is not None and cell.key != cell_key:
         raise RuntimeError(
             f"on {socket.gethostname()} cell {cell_id} has key {cell.key[:12]}, not the driver's {cell_key[:12]}: "
             "workers must run the same unlearn-bench and plugin versions as the driver"
         )
     torch.set_num_threads(max(1, int(cell.model.entry.resources.cpus)))
-    return runner, cell
+    return worker, cell
 
 
 @contextlib.contextmanager
@@ -231,13 +231,13 @@ def _build_upstream(spec: WorkerSpec, cell_id: str, kind: str, key: str, *depend
     with _captured() as log:
         error = None
         try:
-            runner, cell = _worker(spec, cell_id)
+            worker, cell = _worker(spec, cell_id)
             if cell.keys[kind] != key:
                 raise RuntimeError(f"this worker computes another key for the {kind} model: different versions?")
             for done in dependencies:
                 if done["error"]:
-                    runner.mark_failed(done["key"], done["error"])
-            runner.model(cell, kind)
+                    worker.mark_failed(done["key"], done["error"])
+            worker.model(cell, kind)
         except Exception as exc:  # noqa: BLE001 - reported to the cells that need this model
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -247,11 +247,11 @@ def _build_upstream(spec: WorkerSpec, cell_id: str, kind: str, key: str, *depend
 
 def _run_cell(spec: WorkerSpec, cell_id: str, cell_key: str, *dependencies: dict) -> CellOutcome:
     with _captured() as log:
-        runner, cell = _worker(spec, cell_id, cell_key)
+        worker, cell = _worker(spec, cell_id, cell_key)
         for done in dependencies:
             if done["error"]:
-                runner.mark_failed(done["key"], done["error"])
-        outcome = runner.run_cell(cell)
+                worker.mark_failed(done["key"], done["error"])
+        outcome = worker.run_cell(cell)
         if outcome.row["error"] and outcome.row["error"]["traceback"]:
             print(outcome.row["error"]["traceback"])
     outcome.row["executor"] = {
