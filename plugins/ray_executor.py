@@ -42,6 +42,13 @@ class RayParams:
     )
     num_cpus: int | None = dataclasses.field(default=None, metadata={"help": "CPUs of a Ray started here"})
     num_gpus: int | None = dataclasses.field(default=None, metadata={"help": "GPUs of a Ray started here"})
+    worker_niceness: int = dataclasses.field(
+        default=0,
+        metadata={
+            "help": "niceness of the workers of a Ray started here (Ray's own default, 15, lets any other work on the "
+            "machine starve them)"
+        },
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,20 +80,23 @@ class RayExecutor(Executor):
     def check_params(cls, params, where):
         if params.max_retries < 0:
             raise (where / "max_retries").error("expected a count >= 0")
+        if not 0 <= params.worker_niceness <= 19:
+            raise (where / "worker_niceness").error("expected a niceness from 0 to 19")
 
     def run(self, session, cells, status):
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:
             env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES) or k in FORWARDED_ENV}
-            ray.init(
-                address=self.params.address,
-                num_cpus=self.params.num_cpus if self.params.address is None else None,
-                num_gpus=self.params.num_gpus if self.params.address is None else None,
-                include_dashboard=False,
-                log_to_driver=False,
-                runtime_env={"env_vars": env},
-            )
+            with _environ(RAY_worker_niceness=str(self.params.worker_niceness)):  # read by the raylet it starts
+                ray.init(
+                    address=self.params.address,
+                    num_cpus=self.params.num_cpus if self.params.address is None else None,
+                    num_gpus=self.params.num_gpus if self.params.address is None else None,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    runtime_env={"env_vars": env},
+                )
         # object ref → ("upstream", (kind, key)) or ("cell", (cell, {kind: ref of the upstream task it waits for}))
         pending: dict[Any, tuple[str, Any]] = {}
         try:
@@ -150,6 +160,21 @@ class RayExecutor(Executor):
             except ray.exceptions.RayError as upstream_exc:
                 return f"the task building the {kind} model failed: {_cause(ray, upstream_exc, attempts)}"
         return _cause(ray, exc, attempts)
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    """``os.environ`` with ``values`` set while the block runs, restored afterwards."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _cause(ray, exc: Exception, attempts: int) -> str:
