@@ -122,6 +122,8 @@ def test_executor_options_are_checked_before_anything_runs(plugin, tmp_path, cap
     assert run_cli(plugin, tmp_path, "--executor", "ray", "--executor-param", "max_retries=-1") == 2
     err = capsys.readouterr().err
     assert "--executor-param" in err and "max_retries" in err and "expected a count >= 0" in err
+    assert run_cli(plugin, tmp_path, "--executor", "ray", "--executor-param", "worker_niceness=25") == 2
+    assert "worker_niceness" in (err := capsys.readouterr().err) and "from 0 to 19" in err
     assert run_cli(plugin, tmp_path, "--executor", "ray", "--executor-param", "retries") == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert run_cli(plugin, tmp_path, "--executor", "ray", "--device", "cpu") == 2
