@@ -119,6 +119,7 @@ def expand(suite: Suite) -> list[Cell]:
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
     tuning_config = suite.doc.tuning.key_config() if suite.doc.tuning else None
+    compared = references(suite)
     cells = []
     for dataset in suite.datasets:
         data_config = _dataset_config(dataset)
@@ -189,7 +190,7 @@ def expand(suite: Suite) -> list[Cell]:
                                 audits=suite.audits,
                                 keys=keys,
                                 config=config,
-                                references=references(suite),
+                                references=compared,
                                 needs=_needs(suite, method, keys),
                             )
                         )
