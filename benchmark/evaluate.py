@@ -29,6 +29,12 @@ FLOORED = "retrained"  # the reference whose metrics get a noise floor from the 
 TWIN = "twin"
 
 
+def per_image_entry(values) -> dict[str, list[float]]:
+    """A result entry's ``per_image`` field for each image's value (none when ``values`` is None), rounded as rows
+    keep them: shared by metrics and audit measures."""
+    return {} if values is None else {"per_image": [round(float(v), PER_IMAGE_DIGITS) for v in values]}
+
+
 def _result(
     spec: Resolved,
     metric,
@@ -39,7 +45,6 @@ def _result(
     extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One metric's entry of a result row; ``extractor`` describes the features behind a feature metric."""
-    per_image = metric.per_image()
     return {
         "metric": spec.id,
         "name": spec.name,
@@ -51,7 +56,7 @@ def _result(
         "images": images,
         "extractor": extractor if extractor is not None else metric.extractor(),
         **({"floor": floor} if floor is not None else {}),
-        **({"per_image": [round(v, PER_IMAGE_DIGITS) for v in per_image]} if per_image is not None else {}),
+        **per_image_entry(metric.per_image()),
     }
 
 

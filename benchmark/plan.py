@@ -33,8 +33,8 @@ class Cell:
     audits: list[Resolved]
     keys: dict[str, str | None]  # artefact kind → content key
     config: dict[str, Any]  # the cell's full resolved configuration
-    references: frozenset[str] = frozenset()  # the upstream models its metrics compare with (and the twin, for floors)
-    needs: tuple[str, ...] = ()  # every upstream model kind it reads, in build order (UPSTREAM's)
+    references: frozenset[str]  # the upstream models its metrics compare with (and the twin, for floors)
+    needs: tuple[str, ...]  # every upstream model kind it reads, in build order (UPSTREAM's)
 
     @property
     def axes(self) -> dict[str, str]:

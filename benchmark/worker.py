@@ -27,7 +27,7 @@ from .datasets import ImageData, InMemoryImages
 from .embedding_map import embedding_map
 from .environment import environment
 from .errors import CellFailed
-from .evaluate import PER_IMAGE_DIGITS, evaluate
+from .evaluate import evaluate, per_image_entry
 from .executors import CellOutcome
 from .features import FeatureCache, to_uint8
 from .hashing import stable_hash
@@ -48,11 +48,6 @@ def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
     unknown = set(report.values) - set(auditor.cls.measures)
     if unknown:
         raise CellFailed(f"audit '{auditor.name}' reported undeclared measures {sorted(unknown)}")
-
-    def per_image(name: str, split: str) -> dict[str, list[float]]:
-        values = report.per_image.get(name, {}).get(split)
-        return {} if values is None else {"per_image": [round(float(v), PER_IMAGE_DIGITS) for v in values]}
-
     return [
         {
             "metric": f"{auditor.id}/{name}",
@@ -62,7 +57,7 @@ def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
             "split": split,
             "reference": None,
             "value": float(value),
-            **per_image(name, split),
+            **per_image_entry(report.per_image.get(name, {}).get(split)),
         }
         for name, by_split in report.values.items()
         for split, value in by_split.items()
