@@ -215,9 +215,58 @@ def _attack_footnotes(metrics: list[dict], rows: list[dict], varying: list[str],
     return notes
 
 
+def _partner(columns: list[str], column: str) -> str | None:
+    """The other column of ``column``'s (D_F, D_R) pair: the same metric on the other split ("FID ↑ D_F" and
+    "FID ↓ D_R"); None when the table has no such pair."""
+    name, _, split = column.rpartition(" ")
+    other = {"D_F": "D_R", "D_R": "D_F"}.get(split)
+    metric = name.split(" ")[0]
+    found = [c for c in columns if c != column and c.split(" ")[0] == metric and c.rpartition(" ")[2] == other]
+    return found[0] if len(found) == 1 else None
+
+
+def _rank_line(paper: dict, values_of: str, direction_of: str, ours: str, manifest: dict, cells: list, rows: dict):
+    """One compared column: the paper's order of its mapped methods by the numbers of column ``values_of`` (ranked
+    in the direction of column ``direction_of``) against ours by ``ours`` ("<metric> <split>"); None when fewer
+    than three methods have numbers in both."""
+    metric_id, split = ours.split(" ")
+    metric = {m["id"]: m for m in manifest["metrics"]}[metric_id]
+    goodness: dict[str, tuple[float, dict[int, float]]] = {}  # paper row → (paper goodness, our seed values)
+    for row_label, method in paper["methods"].items():
+        value = paper["rows"][row_label][paper["columns"].index(values_of)]
+        took = [
+            rows[c["id"]]
+            for c in cells
+            if c["method"] == method and c["id"] in rows and rows[c["id"]]["status"] == "ok"
+            if attack_took(rows[c["id"]], metric_id)
+        ]
+        seeds = _seed_values(took, metric_id, split)
+        if value is not None and seeds:
+            sign = 1 if "↑" in direction_of else -1
+            goodness[row_label] = (sign * value, {s: -loss for s, loss in _losses(seeds, metric, split).items()})
+    if len(goodness) < 3:
+        return None
+    names = list(goodness)
+    mean = {n: statistics.fmean(goodness[n][1].values()) for n in names}
+    theirs = sorted(names, key=lambda n: -goodness[n][0])
+    mine = sorted(names, key=lambda n: -mean[n])
+    tau = kendall_tau([goodness[n][0] for n in names], [mean[n] for n in names])
+    pairs = {(a, b): paired_p(goodness[a][1], goodness[b][1]) for i, a in enumerate(names) for b in names[i + 1 :]}
+    significant = holm({pair: p for pair, p in pairs.items() if p is not None})
+    ordered = [pair for pair, yes in significant.items() if yes]
+    agree = sum((goodness[a][0] > goodness[b][0]) == (mean[a] > mean[b]) for a, b in ordered)
+    return (
+        f"paper {' > '.join(theirs)}; ours {' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
+        f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant"
+        + (f", {agree} of them as in the paper." if ordered else ".")
+    )
+
+
 def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[str]:
     """The paper's ranking of the mapped methods against ours, per compared column: both orders, Kendall's τ-b, and
-    which of our pairwise orders the seeds support (paired t-tests, Holm over the pairs of the column)."""
+    which of our pairwise orders the seeds support (paired t-tests, Holm over the pairs of the column). Where the
+    paper's numbers come in (D_F, D_R) pairs whose order the flattened text lost, the same under the other reading
+    (each pair's numbers swapped), so that a reader sees whether the verdict depends on it."""
     paper = table["paper"]
     if not paper.get("ranks"):
         return []
@@ -225,45 +274,22 @@ def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[st
     labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
     cells = [c for c in manifest["cells"] if all(c[axis] == v for axis, v in table["where"].items())]
     out = ["**Ranking against the paper** (best first; ours by the mean over seeds):", ""]
+    swapped = []
     for column, ours in paper["ranks"].items():
         metric_id, split = ours.split(" ")
-        metric = metrics[metric_id]
-        goodness: dict[str, tuple[float, dict[int, float]]] = {}  # paper row → (paper goodness, our seed values)
-        for row_label, method in paper["methods"].items():
-            value = paper["rows"][row_label][paper["columns"].index(column)]
-            took = [
-                rows[c["id"]]
-                for c in cells
-                if c["method"] == method and c["id"] in rows and rows[c["id"]]["status"] == "ok"
-                if attack_took(rows[c["id"]], metric_id)
-            ]
-            seeds = _seed_values(took, metric_id, split)
-            if value is not None and seeds:
-                sign = 1 if "↑" in column else -1
-                ours_good = {s: -loss for s, loss in _losses(seeds, metric, split).items()}
-                goodness[row_label] = (sign * value, ours_good)
-        if len(goodness) < 3:
+        line = _rank_line(paper, column, column, ours, manifest, cells, rows)
+        heading = _column_heading(metrics[metric_id], split)
+        if line is None:
             out.append(f"- {column}: fewer than three mapped methods have numbers in both; not compared.")
             continue
-        names = list(goodness)
-        theirs = sorted(names, key=lambda n: -goodness[n][0])
-        mine = sorted(names, key=lambda n: -statistics.fmean(goodness[n][1].values()))
-        tau = kendall_tau([goodness[n][0] for n in names], [statistics.fmean(goodness[n][1].values()) for n in names])
-        pairs = {(a, b): paired_p(goodness[a][1], goodness[b][1]) for i, a in enumerate(names) for b in names[i + 1 :]}
-        significant = holm({pair: p for pair, p in pairs.items() if p is not None})
-        ordered = [pair for pair, yes in significant.items() if yes]
-        agree = sum(
-            (goodness[a][0] > goodness[b][0])
-            == (statistics.fmean(goodness[a][1].values()) > statistics.fmean(goodness[b][1].values()))
-            for a, b in ordered
-        )
-        heading = _column_heading(metric, split)
-        out.append(
-            f"- {column} (ours: {heading}): paper {' > '.join(theirs)}; ours "
-            f"{' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
-            f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant"
-            + (f", {agree} of them as in the paper." if ordered else ".")
-        )
+        out.append(f"- {column} (ours: {heading}): {line}")
+        partner = _partner(paper["columns"], column)
+        other = partner and _rank_line(paper, partner, column, ours, manifest, cells, rows)
+        if other:
+            swapped.append(f"- {column} read from the paper's {partner} column (ours: {heading}): {other}")
+    if swapped:
+        out += ["", "*Under the other reading of the pairs* (the two numbers of each pair swapped):", ""]
+        out += swapped
     mapping = ", ".join(f"{row} = {labels.get(method, method)}" for row, method in paper["methods"].items())
     return out + ["", f"Paper rows mapped to ours: {mapping}. Pairs: paired t-tests over seeds, Holm-corrected.", ""]
 

@@ -282,6 +282,34 @@ def test_the_paper_ranking_is_compared_with_ours(tiny, tmp_path):
     assert "Paper rows mapped to ours: A = none, B = retrain, C = Realistic-I2I." in text
 
 
+def test_the_ranking_is_also_shown_under_the_other_reading_of_the_pairs(tiny, tmp_path):
+    """The paper's (D_F, D_R) pairs may be read the other way: each compared column is ranked again by the numbers of
+    its pair's other column, in its own direction."""
+    from scipy import stats
+
+    full = RANKED.replace("C: [1.0, null]", "C: [1.0, 2.0]").replace("B: [2.0, 2.0]", "B: [2.0, 3.0]")
+    assert run(tiny, tmp_path, full)[1] == 0
+    text = (tmp_path / "lb" / "tiny.md").read_text()
+    other = text.split("*Under the other reading of the pairs*")[1]
+    means = {
+        name: statistics.fmean(
+            m["value"]
+            for r in ResultStore(tmp_path / "results").rows("tiny")
+            if r["cell"]["axes"]["method"] == method
+            for m in r["metrics"]
+            if m["metric"] == "psnr" and m["split"] == "forget"
+        )
+        for name, method in {"A": "none", "B": "retrain", "C": "realistic-i2i"}.items()
+    }
+    ours = " > ".join(sorted(means, key=lambda name: means[name]))  # PSNR vs the ground truth on D_F: lower is better
+    tau = stats.kendalltau([1.0, 3.0, 2.0], [-means[name] for name in "ABC"]).statistic
+    assert (
+        f"- PSNR ↑ D_F read from the paper's PSNR ↑ D_R column (ours: PSNR ↓ D_F): paper B > C > A; ours {ours}. "
+        f"Kendall τ = {tau:.2f} over 3"
+    ) in other
+    assert "- PSNR ↑ D_R read from the paper's PSNR ↑ D_F column" in other
+
+
 def test_a_ranking_names_paper_columns_and_our_columns(tiny, tmp_path, capsys):
     for old, new, message in [
         ("PSNR ↑ D_F: psnr forget", "PSNR ↑ D_X: psnr forget", "the paper has no column 'PSNR ↑ D_X'"),
