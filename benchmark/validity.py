@@ -55,6 +55,19 @@ def _plugin(row: dict) -> str | None:
     return (row.get("config") or {}).get("method", {}).get("name")
 
 
+def _control_entries(rows: list[dict], metric: dict):
+    """(row, its control: FORGOT or NOT_FORGOT, its D_F entry of the column) for every row of a control whose run
+    has a known answer (the attack, if any, took) and that measured the column."""
+    for row in rows:
+        if row["status"] != "ok" or _plugin(row) not in (FORGOT, NOT_FORGOT):
+            continue
+        if not attack_took(row, metric["id"]):
+            continue  # the attack model never learned the trigger: no known answer in this run
+        entry = next((m for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"), None)
+        if entry is not None:
+            yield row, _plugin(row), entry
+
+
 def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[int, float], str]:
     """(forgot, did not forget) values per seed of one D_F column, and what stands for 'forgot': the noise floor the
     starting model's rows record (always for a column against the retrained model), else the retrained model's row.
@@ -65,22 +78,14 @@ def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[in
     floors: dict[int, float] = {}
     kept: dict[int, float] = {}
     retrained: dict[int, float] = {}
-    for row in ok:
-        if not attack_took(row, metric["id"]):
-            continue  # the attack model never learned the trigger: no known answer in this run
-        value = next(
-            (m["value"] for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"), None
-        )
-        if value is None:
-            continue
-        plugin = _plugin(row)
-        if plugin == NOT_FORGOT:
-            kept[row["seed"]] = value
+    for row, control, entry in _control_entries(ok, metric):
+        if control == NOT_FORGOT:
+            kept[row["seed"]] = entry["value"]
             floor = floor_of(row, metric["id"], "forget")
             if floor is not None:
                 floors[row["seed"]] = floor
-        elif plugin == FORGOT:
-            retrained[row["seed"]] = value
+        else:
+            retrained[row["seed"]] = entry["value"]
     if metric.get("reference") == "retrained" or floors:
         return floors, kept, "retrained, another seed (floor)"
     return retrained, kept, "retrained"
@@ -89,19 +94,12 @@ def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[in
 def _per_image_controls(rows: list[dict], metric: dict) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
     """(retrained, starting model) per-image values on D_F per seed, for a column whose rows keep them and whose
     'forgot' control is the retrained model's own row (a floor is one number: it has no images to resample)."""
-    forgot: dict[int, list[float]] = {}
-    kept: dict[int, list[float]] = {}
-    for row in rows:
-        if row["status"] != "ok" or not attack_took(row, metric["id"]):
-            continue
-        values = next(
-            (m.get("per_image") for m in row["metrics"] if m["metric"] == metric["id"] and m["split"] == "forget"),
-            None,
-        )
-        if values and _plugin(row) in (FORGOT, NOT_FORGOT):
-            (forgot if _plugin(row) == FORGOT else kept)[row["seed"]] = values
-    seeds = set(forgot) & set(kept)
-    return {s: forgot[s] for s in seeds}, {s: kept[s] for s in seeds}
+    found: dict[str, dict[int, list[float]]] = {FORGOT: {}, NOT_FORGOT: {}}
+    for row, control, entry in _control_entries(rows, metric):
+        if entry.get("per_image"):
+            found[control][row["seed"]] = entry["per_image"]
+    seeds = set(found[FORGOT]) & set(found[NOT_FORGOT])
+    return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
 
 
 def separation_by_images(
