@@ -48,6 +48,17 @@ class Cell:
     def start_kind(self) -> str:
         return "attack" if self.attack is not None else "original"
 
+    @property
+    def reference_keys(self) -> dict[str, str]:
+        """Content keys of the reference image sets of the cell's evaluation: the clean images (data, split, task,
+        poisoning) and each upstream model's restorations of them. Their features are cached under these keys."""
+        images = stable_hash({k: self.config[k] for k in ("data", "task", "seed", "attack", "harness")})
+        keys = {"ground-truth": images}
+        for kind in ("original", "attack", "retrained", "twin"):
+            if self.keys.get(kind):
+                keys[kind] = stable_hash({"images": images, "model": self.keys[kind]})
+        return keys
+
 
 UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream model kinds, each built before the next
 

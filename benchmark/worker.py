@@ -138,7 +138,7 @@ class CellWorker:
                 self.show_progress,
                 feature_images=self.suite.doc.evaluate.feature_images,
                 cache=self.features,
-                reference_keys=self.reference_keys(cell),
+                reference_keys=cell.reference_keys,
             )
             samples = self.samples(cell, model, ctx.data)
             if self.suite.doc.evaluate.embedding_map is not None:
@@ -232,18 +232,6 @@ class CellWorker:
             images |= {kind: m.restore(batch.inputs, batch.mask) for kind, m in upstream.items()}
             out |= {f"{part}/{name}": to_uint8(x).cpu() for name, x in images.items()}
         return out
-
-    @staticmethod
-    def reference_keys(cell: Cell) -> dict[str, str]:
-        """Content keys of the reference image sets of ``cell``'s evaluation: the clean images (data, split, task,
-        poisoning) and each upstream model's restorations of them. Their features are cached under these keys."""
-        config = cell.config
-        images = stable_hash({k: config[k] for k in ("data", "task", "seed", "attack", "harness")})
-        keys = {"ground-truth": images}
-        for kind in ("original", "attack", "retrained", "twin"):
-            if cell.keys.get(kind):
-                keys[kind] = stable_hash({"images": images, "model": cell.keys[kind]})
-        return keys
 
     # ------------------------------------------------------------------------------------------- data side
 
