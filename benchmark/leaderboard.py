@@ -225,15 +225,13 @@ def _partner(columns: list[str], column: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _rank_line(paper: dict, values_of: str, direction_of: str, ours: str, manifest: dict, cells: list, rows: dict):
-    """One compared column: the paper's order of its mapped methods by the numbers of column ``values_of`` (ranked
-    in the direction of column ``direction_of``) against ours by ``ours`` ("<metric> <split>"); None when fewer
-    than three methods have numbers in both."""
+def _our_goodness(paper: dict, ours: str, manifest: dict, cells: list, rows: dict) -> dict[str, dict[int, float]]:
+    """Per mapped paper row, our seeds' values of ``ours`` ("<metric> <split>"), signed so that higher is better
+    (runs whose attack did not take are left out)."""
     metric_id, split = ours.split(" ")
     metric = {m["id"]: m for m in manifest["metrics"]}[metric_id]
-    goodness: dict[str, tuple[float, dict[int, float]]] = {}  # paper row → (paper goodness, our seed values)
+    goodness = {}
     for row_label, method in paper["methods"].items():
-        value = paper["rows"][row_label][paper["columns"].index(values_of)]
         took = [
             rows[c["id"]]
             for c in cells
@@ -241,20 +239,30 @@ def _rank_line(paper: dict, values_of: str, direction_of: str, ours: str, manife
             if attack_took(rows[c["id"]], metric_id)
         ]
         seeds = _seed_values(took, metric_id, split)
-        if value is not None and seeds:
-            sign = 1 if "↑" in direction_of else -1
-            goodness[row_label] = (sign * value, {s: -loss for s, loss in _losses(seeds, metric, split).items()})
-    if len(goodness) < 3:
+        if seeds:
+            goodness[row_label] = {s: -loss for s, loss in _losses(seeds, metric, split).items()}
+    return goodness
+
+
+def _rank_line(paper: dict, values_of: str, direction_of: str, ours: dict[str, dict[int, float]]) -> str | None:
+    """One compared column: the paper's order of its mapped methods by the numbers of column ``values_of`` (ranked
+    in the direction of column ``direction_of``) against ours (``_our_goodness``); None when fewer than three methods
+    have numbers in both."""
+    sign = 1 if "↑" in direction_of else -1
+    theirs_good = {
+        n: sign * value for n in ours if (value := paper["rows"][n][paper["columns"].index(values_of)]) is not None
+    }
+    if len(theirs_good) < 3:
         return None
-    names = list(goodness)
-    mean = {n: statistics.fmean(goodness[n][1].values()) for n in names}
-    theirs = sorted(names, key=lambda n: -goodness[n][0])
+    names = list(theirs_good)
+    mean = {n: statistics.fmean(ours[n].values()) for n in names}
+    theirs = sorted(names, key=lambda n: -theirs_good[n])
     mine = sorted(names, key=lambda n: -mean[n])
-    tau = kendall_tau([goodness[n][0] for n in names], [mean[n] for n in names])
-    pairs = {(a, b): paired_p(goodness[a][1], goodness[b][1]) for i, a in enumerate(names) for b in names[i + 1 :]}
+    tau = kendall_tau([theirs_good[n] for n in names], [mean[n] for n in names])
+    pairs = {(a, b): paired_p(ours[a], ours[b]) for i, a in enumerate(names) for b in names[i + 1 :]}
     significant = holm({pair: p for pair, p in pairs.items() if p is not None})
     ordered = [pair for pair, yes in significant.items() if yes]
-    agree = sum((goodness[a][0] > goodness[b][0]) == (mean[a] > mean[b]) for a, b in ordered)
+    agree = sum((theirs_good[a] > theirs_good[b]) == (mean[a] > mean[b]) for a, b in ordered)
     return (
         f"paper {' > '.join(theirs)}; ours {' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
         f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant"
@@ -277,14 +285,15 @@ def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[st
     swapped = []
     for column, ours in paper["ranks"].items():
         metric_id, split = ours.split(" ")
-        line = _rank_line(paper, column, column, ours, manifest, cells, rows)
+        goodness = _our_goodness(paper, ours, manifest, cells, rows)
+        line = _rank_line(paper, column, column, goodness)
         heading = _column_heading(metrics[metric_id], split)
         if line is None:
             out.append(f"- {column}: fewer than three mapped methods have numbers in both; not compared.")
             continue
         out.append(f"- {column} (ours: {heading}): {line}")
         partner = _partner(paper["columns"], column)
-        other = partner and _rank_line(paper, partner, column, ours, manifest, cells, rows)
+        other = partner and _rank_line(paper, partner, column, goodness)
         if other:
             swapped.append(f"- {column} read from the paper's {partner} column (ours: {heading}): {other}")
     if swapped:

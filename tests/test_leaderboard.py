@@ -257,22 +257,26 @@ leaderboard:
 """
 
 
-def test_the_paper_ranking_is_compared_with_ours(tiny, tmp_path):
-    from scipy import stats
-
-    assert run(tiny, tmp_path, RANKED)[1] == 0
+def _paper_rows_forget_psnr(tmp_path) -> dict[str, float]:
+    """RANKED's paper rows A, B, C → the mean over seeds of their mapped method's PSNR on D_F."""
     store = ResultStore(tmp_path / "results")
-
-    def mean_psnr(method: str) -> float:
-        return statistics.fmean(
+    return {
+        name: statistics.fmean(
             m["value"]
             for r in store.rows("tiny")
             if r["cell"]["axes"]["method"] == method
             for m in r["metrics"]
             if m["metric"] == "psnr" and m["split"] == "forget"
         )
+        for name, method in {"A": "none", "B": "retrain", "C": "realistic-i2i"}.items()
+    }
 
-    means = {"A": mean_psnr("none"), "B": mean_psnr("retrain"), "C": mean_psnr("realistic-i2i")}
+
+def test_the_paper_ranking_is_compared_with_ours(tiny, tmp_path):
+    from scipy import stats
+
+    assert run(tiny, tmp_path, RANKED)[1] == 0
+    means = _paper_rows_forget_psnr(tmp_path)
     # Our PSNR against the ground truth on D_F is better lower (forgetting restores D_F worse, as retraining does).
     ours = " > ".join(sorted(means, key=lambda name: means[name]))
     tau = stats.kendalltau([3.0, 2.0, 1.0], [-means[name] for name in "ABC"]).statistic
@@ -291,16 +295,7 @@ def test_the_ranking_is_also_shown_under_the_other_reading_of_the_pairs(tiny, tm
     assert run(tiny, tmp_path, full)[1] == 0
     text = (tmp_path / "lb" / "tiny.md").read_text()
     other = text.split("*Under the other reading of the pairs*")[1]
-    means = {
-        name: statistics.fmean(
-            m["value"]
-            for r in ResultStore(tmp_path / "results").rows("tiny")
-            if r["cell"]["axes"]["method"] == method
-            for m in r["metrics"]
-            if m["metric"] == "psnr" and m["split"] == "forget"
-        )
-        for name, method in {"A": "none", "B": "retrain", "C": "realistic-i2i"}.items()
-    }
+    means = _paper_rows_forget_psnr(tmp_path)
     ours = " > ".join(sorted(means, key=lambda name: means[name]))  # PSNR vs the ground truth on D_F: lower is better
     tau = stats.kendalltau([1.0, 3.0, 2.0], [-means[name] for name in "ABC"]).statistic
     assert (
