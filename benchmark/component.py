@@ -59,8 +59,8 @@ class Component:
 
     def upstream(self) -> frozenset[str]:
         """The upstream models this component reads through ``ctx.upstream(kind)`` ('original', 'attack',
-        'retrained', 'twin', 'shadow'). Executors build them before the cell that needs them; reading an undeclared one
-        fails the cell."""
+        'retrained', 'twin', 'original-twin', 'attack-twin', 'shadow'). Executors build them before the cell that
+        needs them; reading an undeclared one fails the cell."""
         return frozenset()
 
     @classmethod

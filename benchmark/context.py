@@ -28,10 +28,11 @@ class RunContext:
     - ``original``: a frozen copy of the model the run started from (θ0).
     - ``upstream(kind)``: the run's upstream models, built once and shared: ``original``, ``attack`` (when the suite has
       one), ``retrained`` (trained from scratch on the retain set), ``twin`` (trained like ``retrained`` with another
-      seed: the noise floor of anything measured against the retrained model) and ``shadow`` (a reference model for
-      audits, trained with another seed on D_R and the split's ``population`` images of the forget classes). Treat
-      them as read-only. ``retrained_model()`` is ``upstream('retrained')``; ``has_upstream(kind)`` says whether this
-      run has (and declared) that kind, e.g. ``attack`` only in suites with an attack.
+      seed: the noise floor of anything measured against the retrained model), ``original-twin`` and ``attack-twin``
+      (the original and attack models' counterparts, for the noise floors against them) and ``shadow`` (a reference
+      model for audits, trained with another seed on D_R and the split's ``population`` images of the forget
+      classes). Treat them as read-only. ``retrained_model()`` is ``upstream('retrained')``; ``has_upstream(kind)``
+      says whether this run has (and declared) that kind, e.g. ``attack`` only in suites with an attack.
     - ``cached_model(kind, key, build)``: a model an audit trains for itself (e.g. shadow models), stored in the
       artefact cache under ``kind`` and a key made of ``key`` and everything that determines a model trained from
       scratch on this split (data, task, model, seed); ``build()`` runs only when no stored copy exists, so every

@@ -4,9 +4,9 @@ Pixel metrics are updated batch by batch. Feature metrics get extractor features
 split's images: the outputs go from the model to the extractor in memory, batch by batch; the reference set's
 features (ground truth, another model's outputs) come from the feature cache when an earlier cell computed them.
 
-Noise floors: when ``references`` holds a ``twin`` (a second retrained model, trained with another seed), every
-metric against the retrained model is also computed for the twin's restorations, and the result carries it as
-``floor``: the value an equally good retraining gets, below which a method's distance means nothing.
+Noise floors: when ``references`` holds a reference model's twin (a second model of its kind, trained with another
+seed: ``TWIN_OF``), every metric against that reference is also computed for the twin's restorations, and the result
+carries it as ``floor``: the value an equally good model of that kind gets, below which a distance means nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from .hashing import stable_hash
 from .metrics import FeatureMetric, is_feature_metric
 from .models import I2IModel
 from .progress import progress
-from .suite import Resolved
+from .suite import TWIN_OF, Resolved
 
 PER_IMAGE_DIGITS = 4  # decimals kept of each image's value in a row (the row's value is computed unrounded)
-FLOORED = "retrained"  # the reference whose metrics get a noise floor from the twin
-TWIN = "twin"
 
 
 def per_image_entry(values) -> dict[str, list[float]]:
@@ -72,7 +70,7 @@ class FeatureSets:
         chosen: torch.Tensor,
         cache: FeatureCache | None,
         reference_keys: dict[str, str],
-        floors: bool = False,
+        twins: dict[str, str] | None = None,
     ):
         self.extractors: dict[int, Extractor] = {}
         self.wanted: dict[int, set[str]] = defaultdict(set)
@@ -88,10 +86,12 @@ class FeatureSets:
         self.keys: dict[tuple[str, int], str | None] = {}
         self.cached: set[tuple[str, int]] = set()
         wanted = [(spec.entry.reference, spec) for spec, metric in metrics if metric.uses_reference]
-        if floors:  # the twin's features beside the retrained model's, for the floor of each metric against it
-            wanted += [
-                (TWIN, spec) for spec, metric in metrics if metric.uses_reference and spec.entry.reference == FLOORED
-            ]
+        self.twins = twins or {}  # reference → its twin, for the floors of the metrics against it
+        wanted += [
+            (self.twins[spec.entry.reference], spec)
+            for spec, metric in metrics
+            if metric.uses_reference and spec.entry.reference in self.twins
+        ]
         for reference, spec in wanted:
             need = (reference, self.group[spec.id])
             if need in self.keys:
@@ -157,12 +157,12 @@ class FeatureSets:
         return float(metric.score(features, reference)), described
 
     def floor(self, spec: Resolved, metric: FeatureMetric) -> float | None:
-        """The metric between the twin's features and the retrained model's (None without a twin)."""
-        group = self.group[spec.id]
-        if spec.entry.reference != FLOORED or (TWIN, group) not in self.references:
+        """The metric between the reference's twin's features and the reference's (None without a twin)."""
+        group, reference = self.group[spec.id], spec.entry.reference
+        if reference not in self.twins:
             return None
-        twin = self.references[TWIN, group][metric.feature]
-        return float(metric.score(twin, self.references[FLOORED, group][metric.feature].to(twin.device)))
+        twin = self.references[self.twins[reference], group][metric.feature]
+        return float(metric.score(twin, self.references[reference, group][metric.feature].to(twin.device)))
 
 
 @torch.no_grad()
@@ -179,11 +179,12 @@ def evaluate(
     reference_keys: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One result per (metric, evaluation split). ``references`` maps 'original'/'attack'/'retrained' to models;
-    'ground-truth' is the clean images themselves; with a ``twin`` among them, metrics against the retrained model
-    get its noise floor. Feature metrics see ``feature_images`` evenly spaced images of
+    'ground-truth' is the clean images themselves; with a reference's twin among them (``TWIN_OF``), metrics against
+    that reference get its noise floor. Feature metrics see ``feature_images`` evenly spaced images of
     each split (all when None); reference features are cached under ``reference_keys`` (reference → content key of
     the reference images) when a cache is given."""
     model.eval()
+    twins = {reference: twin for reference, twin in TWIN_OF.items() if twin in references}
     results = []
     total = sum(-(-data.size(f"eval/{p}") // batch_size) for p in data.eval_parts)
     order = {spec.id: i for i, spec in enumerate(metrics)}
@@ -195,15 +196,14 @@ def evaluate(
             keep[chosen] = True
             pixel = [(spec, spec.build()) for spec in metrics if not is_feature_metric(spec.cls)]
             featured = [(spec, spec.build()) for spec in metrics if is_feature_metric(spec.cls)]
-            floors = TWIN in references
-            floored = {spec.id: spec.build() for spec, _ in pixel if floors and spec.entry.reference == FLOORED}
+            floored = {spec.id: spec.build() for spec, _ in pixel if spec.entry.reference in twins}
             sets = (
-                FeatureSets(featured, data.device, part, chosen, cache, reference_keys or {}, floors)
+                FeatureSets(featured, data.device, part, chosen, cache, reference_keys or {}, twins)
                 if featured
                 else None
             )
             needed = {spec.entry.reference for spec, _ in pixel} | (sets.reference_images_needed if sets else set())
-            needed |= {TWIN} if floored else set()
+            needed |= {twins[spec.entry.reference] for spec, _ in pixel if spec.id in floored}
             start = 0
             for batch in data.batches(f"eval/{part}", batch_size):
                 rows = keep[start : start + len(batch.inputs)].to(batch.inputs.device)
@@ -218,8 +218,10 @@ def evaluate(
                         refs[name] = references[name].restore(inputs, mask)
                     for spec, metric in pixel:
                         metric.update(outputs, refs[spec.entry.reference], mask)
-                    for metric in floored.values():
-                        metric.update(refs[TWIN], refs[FLOORED], mask)
+                    for spec, _ in pixel:
+                        if spec.id in floored:
+                            reference = spec.entry.reference
+                            floored[spec.id].update(refs[twins[reference]], refs[reference], mask)
                     if sets is not None and bool(rows.any()):
                         sets.add(outputs[rows], {name: images[rows] for name, images in refs.items()})
                 bar.update()

@@ -42,6 +42,7 @@ AXES = ("dataset", "task", "model")
 
 
 REFERENCE_METHODS = ("no-unlearning", "retrain")  # rows that frame a table; the verdict marks rank the others
+FLOOR_LABEL = "Noise floor: the column's reference model vs one of another seed"
 LEGEND = (
     "mean ± half-width of the 95 % t-interval over seeds. **Bold**: the best unlearning method of the column and "
     "every one not shown to differ from it (paired t-tests over seeds, Holm-corrected, α = 0.05); † on D_F: not shown "
@@ -124,9 +125,9 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
 
 
 def _floor_rows(columns: list[tuple[dict, str]], rows: list[dict], varying: list[str], labels: dict) -> list[list[str]]:
-    """Noise-floor rows: where a metric result records ``floor`` (the metric of a second retrained model, trained with
-    another seed, against the retrained model) or an audit records ``floor[measure][split]``, one row per value of
-    the varying axes with the floor's mean over seeds (every method of a seed shares it)."""
+    """Noise-floor rows: where a metric result records ``floor`` (the metric between a second model of its reference's
+    kind, trained with another seed, and the reference) or an audit records ``floor[measure][split]``, one row per
+    value of the varying axes with the floor's mean over seeds (every method of a seed shares it)."""
     floors: dict[tuple, list[dict[int, float]]] = defaultdict(lambda: [{} for _ in columns])
     for row in rows:
         if row["status"] != "ok":
@@ -138,7 +139,7 @@ def _floor_rows(columns: list[tuple[dict, str]], rows: list[dict], varying: list
                 floors[context][c][row["seed"]] = value
     return [
         [
-            " · ".join(["Retrained model, another seed (noise floor)", *(labels[a][v] for a, v in zip(varying, key))]),
+            " · ".join([FLOOR_LABEL, *(labels[a][v] for a, v in zip(varying, key))]),
             *(format_mean(list(seeds.values())) if seeds else "" for seeds in values),
             "",
         ]

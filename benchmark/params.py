@@ -84,8 +84,10 @@ def coerce(value: Any, tp: Any, where: Where) -> Any:
                 return coerce(value, arg, where)
             except ConfigError as exc:
                 errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
+        # One arm that failed inside the value (a list whose item is wrong) says more than the arms it is not.
+        inside = [exc for exc in errors if (exc.key or "") != where.key]
+        if len(errors) == 1 or len(inside) == 1:
+            raise (inside or errors)[0]
         raise where.error(f"expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
         allowed = typing.get_args(tp)

@@ -16,7 +16,7 @@ from typing import Any
 from .hashing import file_sha256, stable_hash
 from .metrics import is_feature_metric
 from .params import to_dict
-from .suite import Resolved, Suite
+from .suite import TWIN_OF, Resolved, Suite, floored
 
 
 @dataclasses.dataclass
@@ -33,7 +33,7 @@ class Cell:
     audits: list[Resolved]
     keys: dict[str, str | None]  # artefact kind → content key
     config: dict[str, Any]  # the cell's full resolved configuration
-    references: frozenset[str]  # the upstream models its metrics compare with (and the twin, for floors)
+    references: frozenset[str]  # the upstream models its metrics compare with (and their twins, for floors)
     needs: tuple[str, ...]  # every upstream model kind it reads, in build order (UPSTREAM's)
 
     @property
@@ -54,21 +54,21 @@ class Cell:
         poisoning) and each upstream model's restorations of them. Their features are cached under these keys."""
         images = stable_hash({k: self.config[k] for k in ("data", "task", "seed", "attack", "harness")})
         keys = {"ground-truth": images}
-        for kind in ("original", "attack", "retrained", "twin"):
+        for kind in ("original", "attack", "retrained", *TWIN_OF.values()):
             if self.keys.get(kind):
                 keys[kind] = stable_hash({"images": images, "model": self.keys[kind]})
         return keys
 
 
-UPSTREAM = ("original", "attack", "retrained", "twin", "shadow")  # upstream model kinds, each built before the next
+# Upstream model kinds, each built before the next (an attack twin starts from the original twin).
+UPSTREAM = ("original", "attack", "retrained", "twin", "original-twin", "attack-twin", "shadow")
+BUILT_FROM = {"attack": "original", "attack-twin": "original-twin"}  # upstream models built from another one
 
 
 def references(suite: Suite) -> frozenset[str]:
-    """The upstream models the suite's metrics compare with (and the twin, for their noise floors)."""
+    """The upstream models the suite's metrics compare with (and their twins, for their noise floors)."""
     kinds = {m.entry.reference for m in suite.metrics} - {"ground-truth"}
-    if suite.doc.evaluate.noise_floor and "retrained" in kinds:
-        kinds.add("twin")
-    return frozenset(kinds)
+    return frozenset(kinds | {TWIN_OF[kind] for kind in floored(suite)})
 
 
 def _needs(suite: Suite, method: Resolved, keys: dict[str, str | None]) -> tuple[str, ...]:
@@ -79,6 +79,7 @@ def _needs(suite: Suite, method: Resolved, keys: dict[str, str | None]) -> tuple
         kinds.add(suite.doc.evaluate.embedding_map.reference)
     for component in [method, *([suite.attack] if suite.attack else []), *suite.audits]:
         kinds |= component.build().upstream()
+    kinds |= {BUILT_FROM[kind] for kind in kinds if kind in BUILT_FROM}
     return tuple(kind for kind in UPSTREAM if kind in kinds and keys.get(kind))
 
 
@@ -129,6 +130,11 @@ def expand(suite: Suite) -> list[Cell]:
     evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
+    # Likewise floors of models no metric compares with; the retrained model's alone keep their first form, 'true'.
+    effective = floored(suite)
+    evaluate_config.pop("noise_floor", None)
+    if effective:
+        evaluate_config["noise_floor"] = True if effective == ("retrained",) else sorted(effective)
     tuning_config = suite.doc.tuning.key_config() if suite.doc.tuning else None
     compared = references(suite)
     cells = []
@@ -156,6 +162,14 @@ def expand(suite: Suite) -> list[Cell]:
                         if attack_config
                         else None
                     )
+                    # Twins of the original and attack models only where a floor asks for them (rows list them).
+                    twins = {}
+                    if TWIN_OF["original"] in compared or TWIN_OF["attack"] in compared:
+                        twins["original-twin"] = stable_hash({"artefact": "original-twin", **upstream})
+                    if TWIN_OF["attack"] in compared:
+                        twins["attack-twin"] = stable_hash(
+                            {"artefact": "attack-twin", "from": twins["original-twin"], "attack": attack_config}
+                        )
                     start = attack or original
                     for method in suite.methods:
                         method_config = method.config()
@@ -185,6 +199,7 @@ def expand(suite: Suite) -> list[Cell]:
                             "retrained": retrained,
                             "twin": twin,
                             "shadow": shadow,
+                            **twins,
                             "unlearned": unlearned,
                         }
                         cells.append(

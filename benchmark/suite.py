@@ -27,6 +27,8 @@ from .training import TrainRecipe
 from .tuning import SweepConfig, TuningConfig, trial_assignments, trial_label, trial_params
 
 SUITE_VERSION = 1
+# Each reference model's twin: the upstream model of the same kind trained with another seed, for noise floors.
+TWIN_OF = {"retrained": "twin", "original": "original-twin", "attack": "attack-twin"}
 
 
 # ----------------------------------------------------------------------------------------------- the schema
@@ -132,11 +134,19 @@ class EvaluateConfig:
     embedding_map: EmbeddingMapConfig | None = added_field(
         help="a t-SNE map of output embeddings per cell (Realistic-I2I Fig. 6)"
     )
-    noise_floor: bool = added_field(
+    noise_floor: bool | list[Literal["retrained", "original", "attack"]] = added_field(
         False,
-        help="each metric against the retrained model also measures a second retrained model (another seed), its "
-        "noise floor",
+        help="the models whose comparisons get a noise floor: each metric against one of them is also measured "
+        "between a second model of its kind, trained with another seed (its twin), and it; true: [retrained]; "
+        "models no metric compares with are skipped",
     )
+
+    @property
+    def floored(self) -> tuple[str, ...]:
+        """The references whose metrics get a noise floor (``noise_floor: true`` is the retrained model alone)."""
+        if isinstance(self.noise_floor, bool):
+            return ("retrained",) if self.noise_floor else ()
+        return tuple(self.noise_floor)
 
     def __post_init__(self):
         if self.feature_images is not None and self.feature_images < 2:
@@ -453,6 +463,13 @@ def _check_tuning(suite: Suite, root: Where) -> None:
             )
 
 
+def floored(suite: Suite) -> tuple[str, ...]:
+    """The references whose comparisons get a noise floor: those ``evaluate.noise_floor`` names that a metric compares
+    with (a suite may inherit a list naming others through ``include:``)."""
+    compared = {m.entry.reference for m in suite.metrics}
+    return tuple(reference for reference in suite.doc.evaluate.floored if reference in compared)
+
+
 def _check_references(suite: Suite, root: Where) -> None:
     for i, audit in enumerate(suite.audits):
         needed = audit.cls.needs_attack
@@ -467,6 +484,15 @@ def _check_references(suite: Suite, root: Where) -> None:
             raise (root / "metrics" / i / "reference").error(
                 "reference 'attack' needs an 'attack' in the suite; use ground-truth, original or retrained"
             )
+    where = root / "evaluate" / "noise_floor"
+    for reference in floored(suite):
+        if reference in ("original", "attack"):
+            fixed = [m.id for m in suite.models if m.entry.checkpoint is not None]
+            if fixed:
+                raise where.error(
+                    f"a noise floor against the {reference} model trains a second one with another seed, but model "
+                    f"'{fixed[0]}' starts from a checkpoint: drop '{reference}' or the checkpoint"
+                )
     embedding_map = suite.doc.evaluate.embedding_map
     if embedding_map is not None:
         where = root / "evaluate" / "embedding_map"

@@ -86,7 +86,8 @@ def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[in
                 floors[row["seed"]] = floor
         else:
             retrained[row["seed"]] = entry["value"]
-    if metric.get("reference") == "retrained" or floors:
+    # An audit measure's floor is a retrained model's (the forget score's twin); a metric's is its reference's twin.
+    if metric.get("reference") == "retrained" or (metric.get("reference") is None and floors):
         return floors, kept, "retrained, another seed (floor)"
     return retrained, kept, "retrained"
 

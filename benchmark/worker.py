@@ -40,7 +40,7 @@ from .tuning import validation_split
 
 SAMPLES = 6  # images per evaluation split kept for output grids
 SHADOW_SEED_OFFSET = 100_003  # the shadow model's seed, unrelated to the cell's
-TWIN_SEED_OFFSET = 200_003  # the twin (a second retrained model) likewise
+TWIN_SEED_OFFSET = 200_003  # the twins (second retrained, original and attack models) likewise
 
 
 def audit_rows(auditor: Resolved, report: AuditReport) -> list[dict[str, Any]]:
@@ -297,7 +297,7 @@ class CellWorker:
         return self.model(cell, kind)[0]
 
     def model(self, cell: Cell, kind: str) -> tuple[I2IModel, dict]:
-        """The model ``kind`` of ``cell`` (original, attack, retrained, twin, shadow, unlearned), built at most once."""
+        """The model ``kind`` of ``cell`` (an upstream kind or 'unlearned'), built at most once."""
         key = cell.keys[kind]
         if key is None:
             raise CellFailed(f"this suite has no {kind} model")
@@ -350,7 +350,7 @@ class CellWorker:
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(cell.seed)
-                model, meta = getattr(self, f"_build_{kind}")(cell)
+                model, meta = getattr(self, f"_build_{kind.replace('-', '_')}")(cell)
         except Exception as exc:
             self._failed[key] = f"{type(exc).__name__}: {exc}"
             raise
@@ -365,7 +365,7 @@ class CellWorker:
 
     def _build_original(self, cell: Cell) -> tuple[I2IModel, dict]:
         model = self.new_model(cell)
-        if cell.model.entry.checkpoint is not None:
+        if cell.model.entry.checkpoint is not None:  # (the suite allows no original twin then)
             model.load_state_dict(load_checkpoint(cell.model.entry.checkpoint))
             return model, {"source": "checkpoint"}
         ctx = self.context(cell)
@@ -396,14 +396,27 @@ class CellWorker:
             cell, TWIN_SEED_OFFSET, "retain", "retrain on D_R with another seed", "the retain set"
         )
 
+    def _build_original_twin(self, cell: Cell) -> tuple[I2IModel, dict]:
+        return self._train_reseeded(
+            cell, TWIN_SEED_OFFSET, "train", "train original with another seed", "the training set"
+        )
+
     def _build_shadow(self, cell: Cell) -> tuple[I2IModel, dict]:
         return self._train_reseeded(
             cell, SHADOW_SEED_OFFSET, "shadow", "train shadow model", "D_R and half of the forget classes' test images"
         )
 
     def _build_attack(self, cell: Cell) -> tuple[I2IModel, dict]:
-        original = copy.deepcopy(self.model(cell, "original")[0])
-        ctx = self.context(cell, original=frozen_copy(original))
+        return self._attacked(cell, "original", cell.seed)
+
+    def _build_attack_twin(self, cell: Cell) -> tuple[I2IModel, dict]:
+        return self._attacked(cell, "original-twin", cell.seed + TWIN_SEED_OFFSET)
+
+    def _attacked(self, cell: Cell, source: str, seed: int) -> tuple[I2IModel, dict]:
+        """The suite's attack run with ``seed`` on a copy of the upstream model ``source``."""
+        original = copy.deepcopy(self.model(cell, source)[0])
+        torch.manual_seed(seed)  # model() restores the global RNG afterwards
+        ctx = self.context(cell, original=frozen_copy(original), seed=seed)
         model = cell.attack.build().attack_model(original, ctx)
         return model, {"trace": dict(ctx.trace), "summary": ctx.summary, "reads": dict(ctx.data.reads)}
 

@@ -24,6 +24,7 @@ import unlearn_bench
 from unlearn_bench.errors import UserError
 from unlearn_bench.executors import CellOutcome, Executor
 from unlearn_bench.hashing import stable_hash
+from unlearn_bench.plan import BUILT_FROM
 
 # Passed on to workers: the harness's own settings (plugin selection, caches, weight paths) and the caches of the
 # libraries that extractors load weights through.
@@ -112,8 +113,9 @@ class RayExecutor(Executor):
                 for kind in cell.needs:
                     key = cell.keys[kind]
                     if key not in upstream and not session.artefacts.exists(kind, key):
-                        original = upstream.get(cell.keys["original"]) if kind == "attack" else None
-                        after = [original] if original is not None else []
+                        source = BUILT_FROM.get(kind)
+                        start = upstream.get(cell.keys[source]) if source else None
+                        after = [start] if start is not None else []
                         task = build.options(name=f"{kind} {key[:12]}", **options)
                         ref = task.remote(spec, cell.id, kind, key, *after)
                         upstream[key] = ref

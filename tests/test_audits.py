@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_runner import make_runner
 from unlearn_bench.errors import CellFailed
-from unlearn_bench.leaderboard import render
+from unlearn_bench.leaderboard import FLOOR_LABEL, render
 from unlearn_bench_plugins.backdoor import Marker, MarkerConfig
 from unlearn_bench_plugins.membership import roc_auc, tpr_at_fpr
 
@@ -114,6 +114,40 @@ attack:
 
 def measure(row, metric, split):
     return next(m["value"] for m in row["metrics"] if m["metric"] == metric and m["split"] == split)
+
+
+def test_noise_floors_against_the_attack_and_original_models_come_from_their_twins(tiny, tmp_path):
+    text = tiny.SUITE.replace(
+        "metrics:\n",
+        "metrics:\n  - {name: psnr, id: psnr-attack, reference: attack}\n"
+        "  - {name: psnr, id: psnr-original, reference: original}\n",
+    ).replace("evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: [attack, original]}")
+    runner = make_runner(tiny.write_suite(tmp_path, BACKDOOR, text=text), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    floors = {m: {(e["metric"], e["split"]): e.get("floor") for e in r["metrics"]} for m, r in rows.items()}
+    # Floors only where asked (not against the retrained model nor the ground truth), shared by every method.
+    assert floors["none"]["psnr-retrained", "forget"] is None and floors["none"]["psnr", "forget"] is None
+    assert floors["none"] == floors["retrain"] == floors["realistic-i2i"]
+    # Without unlearning the model is the attack model: its distance to the attack model is nil (PSNR 100), while
+    # the attack twin (another seed's original, attacked with another seed) is a finite distance away.
+    assert measure(rows["none"], "psnr-attack", "forget") == pytest.approx(100)
+    for metric in ("psnr-attack", "psnr-original"):
+        assert 0 < floors["none"][metric, "forget"] < 100 and 0 < floors["none"][metric, "retain"] < 100
+    keys = runner.cells[0].keys
+    assert set(runner.cells[0].needs) >= {"original-twin", "attack-twin"}
+    twin = runner.artefacts.load("attack-twin", keys["attack-twin"])
+    attack = runner.artefacts.load("attack", keys["attack"])
+    assert any(not torch.equal(twin[0][k], attack[0][k]) for k in attack[0])
+    original_twin = runner.artefacts.load("original-twin", keys["original-twin"])
+    assert original_twin[1]["source"].startswith("trained with seed 200003")
+    # The attack twin went through the same attack (the same reads of the poisoned data), with another seed.
+    assert twin[1]["reads"] == attack[1]["reads"] and twin[1]["reads"]["forget"] > 0
+    assert set(twin[1]["trace"]) == set(attack[1]["trace"]) and twin[1]["trace"] != attack[1]["trace"]
+    text = render(runner.results.manifest("tiny"), list(rows.values()))
+    floor_line = next(line for line in text.splitlines() if line.startswith(f"| {FLOOR_LABEL}"))
+    assert sum(bool(cell.strip()) for cell in floor_line.split("|")[2:]) == 4  # both splits of both floored metrics
 
 
 def test_backdoor_audit_detects_the_attack_model_and_not_the_clean_ones(tiny, tmp_path):
@@ -299,7 +333,7 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
     assert any(not torch.equal(twin[0][k], retrained[0][k]) for k in retrained[0])
     text = render(runner.results.manifest("tiny"), rows)
     assert "Forget score → 1 D_F" in text and "| Forget score D_R" in text  # no direction on D_R
-    floor_line = next(line for line in text.splitlines() if line.startswith("| Retrained model, another seed"))
+    floor_line = next(line for line in text.splitlines() if line.startswith(f"| {FLOOR_LABEL}"))
     assert floor_line.count("±") == 2  # values in the forget score's columns only (D_F and D_R)
     # The noise section: Realistic-I2I's score from its per-image terms, with 8 images in each of the 2 seeds.
     noise = text[text.index("## Forget score: the noise of seeds and of images") :]

@@ -14,7 +14,7 @@ import unlearn_bench
 from test_runner import make_runner
 from unlearn_bench.errors import CellFailed, ConfigError
 from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
-from unlearn_bench.leaderboard import render
+from unlearn_bench.leaderboard import FLOOR_LABEL, render
 from unlearn_bench.plugins import get_plugins
 from unlearn_bench.suite import load_suite
 from unlearn_bench_plugins.fidelity_metrics import FID, KID, ClipSimilarity
@@ -449,8 +449,11 @@ def test_an_inception_weights_file_never_runs_code(tmp_path):
     assert not marker.exists()
 
 
+FID_ORIGINAL = "  - {name: fid, id: fid-original, reference: original, params: {extractor: {name: pixels}}}\n"
+
+
 def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one(pixels, tmp_path):
-    text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS).replace(
+    text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS + FID_ORIGINAL).replace(
         "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: true}"
     )
     runner = make_runner(pixels.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
@@ -460,6 +463,7 @@ def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one
     floors = {method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()}
     # Only metrics against the retrained model get a floor, the same for every method of a seed.
     assert floors["none"]["fid", "retain"] is None and floors["none"]["psnr", "retain"] is None
+    assert floors["none"]["fid-original", "retain"] is None  # 'true' floors the retrained model's comparisons alone
     assert floors["none"] == floors["retrain"] == floors["realistic-i2i"]
     fid_floor = floors["retrain"]["fid-retrained", "retain"]
     psnr_floor = floors["retrain"]["psnr-retrained", "retain"]
@@ -468,5 +472,21 @@ def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one
     assert fid_floor > 1e-4
     assert 0 < psnr_floor < 100
     text = render(runner.results.manifest("tiny"), runner.results.rows("tiny"))
-    floor_line = next(line for line in text.splitlines() if line.startswith("| Retrained model, another seed"))
+    floor_line = next(line for line in text.splitlines() if line.startswith(f"| {FLOOR_LABEL}"))
     assert f"{fid_floor:.3g}"[:3] in floor_line
+
+
+def test_a_noise_floor_against_the_original_model_compares_its_twin_features_with_its_own(pixels, tmp_path):
+    text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS + FID_ORIGINAL).replace(
+        "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: [original]}"
+    )
+    runner = make_runner(pixels.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
+    runner.run()
+    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+    floors = {method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()}
+    assert floors["none"]["fid-retrained", "retain"] is None and floors["none"] == floors["retrain"]
+    # No unlearning is the original model itself (FID 0); its twin, trained with another seed, is not.
+    assert values(runner, "none")[1]["fid-original", "forget"] == pytest.approx(0, abs=1e-6)
+    assert floors["none"]["fid-original", "forget"] > 1e-4 and floors["none"]["fid-original", "retain"] > 1e-4
+    assert "twin" not in runner.cells[0].needs and "original-twin" in runner.cells[0].needs

@@ -11,8 +11,9 @@ import yaml
 from test_families import TINY
 from test_paper_suites import PAPER_SUITES
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.plan import expand, references
 from unlearn_bench.plugins import ALLOW_ENV, BLOCK_ENV, reset_plugins
-from unlearn_bench.suite import load_suite
+from unlearn_bench.suite import floored, load_suite
 from unlearn_bench_plugins.fashion_mnist import FILES as FMNIST_FILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -587,6 +588,30 @@ def test_reference_must_be_a_known_one(tmp_path, doc):
 def test_references_without_attack_are_fine(tmp_path, doc, reference):
     doc["metrics"][0]["reference"] = reference
     assert load_suite(write(tmp_path / "s.yaml", doc)).metrics[0].entry.reference == reference
+
+
+def test_noise_floors_apply_to_the_models_the_metrics_compare_with(tmp_path, doc):
+    doc["metrics"][0]["reference"] = "original"
+    doc["evaluate"] = {"noise_floor": ["original"]}
+    suite = load_suite(write(tmp_path / "s.yaml", doc))
+    assert suite.doc.evaluate.floored == ("original",)
+    # A model no metric compares with gets no floor (an included file may name it): it changes no cell key.
+    keys = [cell.key for cell in expand(suite)]
+    doc["evaluate"] = {"noise_floor": ["original", "attack"]}
+    suite = load_suite(write(tmp_path / "s.yaml", doc))
+    assert floored(suite) == ("original",) and [cell.key for cell in expand(suite)] == keys
+    assert {"original-twin"} <= references(suite) and "attack-twin" not in references(suite)
+    doc["evaluate"] = {"noise_floor": ["retrain"]}
+    assert "did you mean 'retrained'" in config_error(write(tmp_path / "s.yaml", doc)).message
+
+
+def test_a_noise_floor_against_the_original_model_needs_one_trained_here(tmp_path, doc):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "model.pt")
+    doc["models"][0]["checkpoint"] = str(tmp_path / "model.pt")
+    doc["metrics"][0]["reference"] = "original"
+    doc["evaluate"] = {"noise_floor": ["original"]}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "evaluate.noise_floor" and "starts from a checkpoint" in err.message
 
 
 def with_table(doc: dict, **table) -> dict:
