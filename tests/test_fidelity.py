@@ -452,15 +452,23 @@ def test_an_inception_weights_file_never_runs_code(tmp_path):
 FID_ORIGINAL = "  - {name: fid, id: fid-original, reference: original, params: {extractor: {name: pixels}}}\n"
 
 
-def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one(pixels, tmp_path):
+def run_with_floors(pixels, tmp_path, noise_floor: str):
+    """The feature-metric suite (and FID against the original) run with ``noise_floor``: the runner, and each method's
+    floor per (metric, split)."""
     text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS + FID_ORIGINAL).replace(
-        "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: true}"
+        "evaluate: {batch_size: 16}", f"evaluate: {{batch_size: 16, noise_floor: {noise_floor}}}"
     )
     runner = make_runner(pixels.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
     runner.run()
     rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
     assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
-    floors = {method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()}
+    return runner, {
+        method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()
+    }
+
+
+def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one(pixels, tmp_path):
+    runner, floors = run_with_floors(pixels, tmp_path, "true")
     # Only metrics against the retrained model get a floor, the same for every method of a seed.
     assert floors["none"]["fid", "retain"] is None and floors["none"]["psnr", "retain"] is None
     assert floors["none"]["fid-original", "retain"] is None  # 'true' floors the retrained model's comparisons alone
@@ -477,14 +485,7 @@ def test_noise_floors_measure_a_second_retrained_model_against_the_retrained_one
 
 
 def test_a_noise_floor_against_the_original_model_compares_its_twin_features_with_its_own(pixels, tmp_path):
-    text = pixels.SUITE.replace("metrics:\n", "metrics:\n" + FEATURE_METRICS + FID_ORIGINAL).replace(
-        "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, noise_floor: [original]}"
-    )
-    runner = make_runner(pixels.write_suite(tmp_path, text=text), tmp_path, ["seeds=[0]"])
-    runner.run()
-    rows = {r["cell"]["axes"]["method"]: r for r in runner.results.rows("tiny")}
-    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
-    floors = {method: {(m["metric"], m["split"]): m.get("floor") for m in r["metrics"]} for method, r in rows.items()}
+    runner, floors = run_with_floors(pixels, tmp_path, "[original]")
     assert floors["none"]["fid-retrained", "retain"] is None and floors["none"] == floors["retrain"]
     # No unlearning is the original model itself (FID 0); its twin, trained with another seed, is not.
     assert values(runner, "none")[1]["fid-original", "forget"] == pytest.approx(0, abs=1e-6)
