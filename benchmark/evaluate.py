@@ -11,6 +11,7 @@ carries it as ``floor``: the value an equally good model of that kind gets, belo
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from typing import Any
 
@@ -25,6 +26,7 @@ from .progress import progress
 from .suite import TWIN_OF, Resolved
 
 PER_IMAGE_DIGITS = 4  # decimals kept of each image's value in a row (the row's value is computed unrounded)
+BOOTSTRAP_DIGITS = 4  # significant digits kept of each resampled value of a feature metric
 
 
 def per_image_entry(values) -> dict[str, list[float]]:
@@ -41,6 +43,7 @@ def _result(
     images: int,
     floor: float | None = None,
     extractor: dict[str, Any] | None = None,
+    bootstrap: list[float] | None = None,
 ) -> dict[str, Any]:
     """One metric's entry of a result row; ``extractor`` describes the features behind a feature metric."""
     return {
@@ -55,6 +58,7 @@ def _result(
         "extractor": extractor if extractor is not None else metric.extractor(),
         **({"floor": floor} if floor is not None else {}),
         **per_image_entry(metric.per_image()),
+        **({"bootstrap": [float(f"{v:.{BOOTSTRAP_DIGITS}g}") for v in bootstrap]} if bootstrap else {}),
     }
 
 
@@ -142,19 +146,28 @@ class FeatureSets:
             if self.cache is not None and self.keys[need] is not None:
                 self.cache.put(self.keys[need], self.references[need])
 
-    def score(self, spec: Resolved, metric: FeatureMetric) -> tuple[float, dict[str, Any]]:
-        """(the metric's value, a description of the features behind it for the row)."""
+    def score(
+        self, spec: Resolved, metric: FeatureMetric, resamples: torch.Tensor | None = None
+    ) -> tuple[float, dict[str, Any], list[float] | None]:
+        """(the metric's value, a description of the features behind it for the row, its values on each row of image
+        indices in ``resamples``: the outputs and the reference set resampled alike, since they are the same images)."""
         group = self.group[spec.id]
         features = torch.cat(self.outputs[group][metric.feature])
         need = (spec.entry.reference, group)
         reference = self.references[need][metric.feature].to(features.device) if metric.uses_reference else None
+        draws = None
+        if resamples is not None:
+            draws = [
+                float(metric.score(features[rows], None if reference is None else reference[rows]))
+                for rows in resamples.to(features.device)
+            ]
         described = {
             **self.extractors[group].describe(),
             "feature": metric.feature,
             "images": len(features),
             "reference_features": None if reference is None else ("cached" if need in self.cached else "computed"),
         }
-        return float(metric.score(features, reference)), described
+        return float(metric.score(features, reference)), described, draws
 
     def floor(self, spec: Resolved, metric: FeatureMetric) -> float | None:
         """The metric between the reference's twin's features and the reference's (None without a twin)."""
@@ -175,14 +188,17 @@ def evaluate(
     show_progress: bool = True,
     *,
     feature_images: int | None = None,
+    image_bootstrap: int | None = None,
     cache: FeatureCache | None = None,
     reference_keys: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One result per (metric, evaluation split). ``references`` maps 'original'/'attack'/'retrained' to models;
     'ground-truth' is the clean images themselves; with a reference's twin among them (``TWIN_OF``), metrics against
     that reference get its noise floor. Feature metrics see ``feature_images`` evenly spaced images of
-    each split (all when None); reference features are cached under ``reference_keys`` (reference → content key of
-    the reference images) when a cache is given."""
+    each split (all when None); with ``image_bootstrap``, each also records its values on that many resamples of those
+    images (seeded by the split's name and size, so every method of a seed gets the same resamples); reference
+    features are cached under ``reference_keys`` (reference → content key of the reference images) when a cache is
+    given."""
     model.eval()
     twins = {reference: twin for reference, twin in TWIN_OF.items() if twin in references}
     results = []
@@ -231,8 +247,16 @@ def evaluate(
             ]
             if sets is not None:
                 sets.finish()
+                resamples = image_resamples(part, len(chosen), image_bootstrap) if image_bootstrap else None
                 for spec, m in featured:
-                    value, described = sets.score(spec, m)
-                    found.append(_result(spec, m, part, value, len(chosen), sets.floor(spec, m), described))
+                    value, described, draws = sets.score(spec, m, resamples)
+                    found.append(_result(spec, m, part, value, len(chosen), sets.floor(spec, m), described, draws))
             results += sorted(found, key=lambda r: order[r["metric"]])
     return results
+
+
+def image_resamples(part: str, images: int, count: int) -> torch.Tensor:
+    """``count`` rows of ``images`` indices drawn with replacement, the same for every model evaluated on a split of
+    this name and size."""
+    generator = torch.Generator().manual_seed(zlib.crc32(f"{part}/{images}".encode()))
+    return torch.randint(0, images, (count, images), generator=generator)

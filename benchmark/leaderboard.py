@@ -30,7 +30,7 @@ from .figures import (
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
-from .stats import format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
+from .stats import draws_noise, format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
 from .suite import load_suite
 from .suitefile import merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
@@ -436,14 +436,17 @@ def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | No
     two-level bootstrap interval, the image counts and the share of the between-seed variance that resampling
     images reproduces (``stats.ratio_noise``); None with fewer than two seeds."""
     noise = ratio_noise(seeds) if len(seeds) > 1 else None
-    if noise is None:
-        return None
+    return None if noise is None else _noise_line(noise, [len(top) for top, _ in seeds])
+
+
+def _noise_line(noise: dict[str, Any], images: list[int]) -> list[str]:
+    """The numbers of a noise table for one method (``stats.ratio_noise``'s fields and each seed's image count)."""
     share = noise["within"] / noise["between"] if noise["between"] else None
     return [
         f"{noise['mean']:.3f}",
         f"± {half_width(noise['per_seed']):.3f}",
         f"[{noise['low']:.3f}, {noise['high']:.3f}]",
-        "/".join(str(len(top)) for top, _ in seeds),
+        "/".join(str(n) for n in images),
         "—" if share is None else f"{share:.2f}",
     ]
 
@@ -524,6 +527,38 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
             "value (PSNR; the backdoor regeneration rate, 1 where the marker was found): the mean over seeds with "
             "its t-interval, the two-level bootstrap (seeds, then images; too narrow with 2–3 seeds), and the share "
             "of the between-seed variance that resampling images reproduces.",
+            "",
+            tabulate(
+                table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True
+            ),
+            "",
+        ]
+
+    def resampled(row):  # feature metrics' values on resamples of the images, where the run drew them
+        return [
+            ((m["metric"], m["split"]), (m["value"], m["bootstrap"], m["images"]))
+            for m in row["metrics"]
+            if m.get("bootstrap") and m["metric"] in metrics and attack_took(row, m["metric"])
+        ]
+
+    table = []
+    for (combo, (metric, split)), methods in _image_terms(manifest, rows, resampled).items():
+        for method, seeds in methods.items():
+            noise = draws_noise([(value, draws) for value, draws, _ in seeds]) if len(seeds) > 1 else None
+            if noise is not None:
+                line = _noise_line(noise, [images for _, _, images in seeds])
+                table.append([_column_heading(metrics[metric], split), label(method, combo), *line])
+    if table:
+        out += [
+            "## Feature metrics: the noise of seeds and of images",
+            "",
+            "The same decomposition for the feature metrics (FID, KID, …), which are not means over images: each run "
+            "recorded the metric on resamples of its evaluation images (with replacement; outputs and reference set "
+            "resampled alike; `evaluate.image_bootstrap`), and the two-level bootstrap draws from those, each seed's "
+            "resamples centred on its value (repeated images shift a distribution metric; only their spread is "
+            "noise). Mean over seeds with its t-interval, the two-level interval (too narrow with 2–3 seeds), and "
+            "the share of the between-seed variance that resampling images reproduces. On a few dozen images FID is "
+            "biased as well as noisy (it falls as the image count grows); these intervals show the noise only.",
             "",
             tabulate(
                 table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True

@@ -130,6 +130,7 @@ def expand(suite: Suite) -> list[Cell]:
     evaluate_config = to_dict(suite.doc.evaluate)
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
+        evaluate_config.pop("image_bootstrap", None)
     # Likewise floors of models no metric compares with; the retrained model's alone keep their first form, 'true'.
     effective = floored(suite)
     evaluate_config.pop("noise_floor", None)

@@ -88,24 +88,46 @@ def ratio_noise(
     the seed level has few distinct resamples and the interval is too narrow; it is shown beside, not instead of, the
     t-interval. None when a seed has no images or a zero denominator."""
     generator = np.random.default_rng(seed)
-    per_seed, within, resampled = [], [], []
+    per_seed, resampled = [], []
     for numerators, denominators in seeds:
         top, bottom = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
         if len(top) == 0 or len(top) != len(bottom) or bottom.sum() <= 0:
             return None
         picks = generator.integers(0, len(top), size=(resamples, len(top)))
-        scores = top[picks].sum(1) / np.maximum(bottom[picks].sum(1), np.finfo(float).tiny)
+        resampled.append(top[picks].sum(1) / np.maximum(bottom[picks].sum(1), np.finfo(float).tiny))
         per_seed.append(float(top.sum() / bottom.sum()))
-        within.append(float(scores.var(ddof=1)))
-        resampled.append(scores)
-    chosen = generator.integers(0, len(seeds), size=(resamples, len(seeds)))
+    return _two_level(per_seed, resampled, generator, resamples)
+
+
+def draws_noise(
+    seeds: Sequence[tuple[float, Sequence[float]]], resamples: int = 2000, seed: int = 0
+) -> dict[str, Any] | None:
+    """:func:`ratio_noise` for a score that is not a mean over images (FID, KID): per seed, its value and its values
+    on resamples of that seed's images, drawn when the run evaluated it (``evaluate.image_bootstrap``). Each seed's
+    resamples are centred on its value: a set metric on resamples with repeated images is shifted (FID rises as the
+    distinct images fall), and only their spread is the images' noise. The same fields; None when a seed has fewer
+    than two draws."""
+    draws = [np.asarray(values, dtype=float) for _, values in seeds]
+    if not draws or min(len(d) for d in draws) < 2:
+        return None
+    generator = np.random.default_rng(seed)
+    centred = [value + d - d.mean() for (value, _), d in zip(seeds, draws)]
+    picked = [d[generator.integers(0, len(d), size=resamples)] for d in centred]
+    return _two_level([float(value) for value, _ in seeds], picked, generator, resamples)
+
+
+def _two_level(
+    per_seed: list[float], resampled: list[np.ndarray], generator: np.random.Generator, resamples: int
+) -> dict[str, Any]:
+    """The fields of :func:`ratio_noise` from each seed's score and ``resamples`` of it over its images."""
+    chosen = generator.integers(0, len(per_seed), size=(resamples, len(per_seed)))
     means = np.stack(resampled)[chosen, np.arange(resamples)[:, None]].mean(1)
     low, high = np.percentile(means, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
     return {
         "per_seed": per_seed,
         "mean": statistics.fmean(per_seed),
         "between": statistics.variance(per_seed) if len(per_seed) > 1 else None,
-        "within": statistics.fmean(within),
+        "within": statistics.fmean(float(scores.var(ddof=1)) for scores in resampled),
         "low": float(low),
         "high": float(high),
     }

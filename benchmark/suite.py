@@ -134,6 +134,10 @@ class EvaluateConfig:
     embedding_map: EmbeddingMapConfig | None = added_field(
         help="a t-SNE map of output embeddings per cell (Realistic-I2I Fig. 6)"
     )
+    image_bootstrap: int | None = added_field(
+        help="each feature metric (FID, KID, IS, CLIP) also records its value on this many resamples of the images "
+        "(with replacement, the same resamples for every method of a seed): intervals over seeds and images"
+    )
     noise_floor: bool | list[Literal["retrained", "original", "attack"]] = added_field(
         False,
         help="the models whose comparisons get a noise floor: each metric against one of them is also measured "
@@ -151,6 +155,8 @@ class EvaluateConfig:
     def __post_init__(self):
         if self.feature_images is not None and self.feature_images < 2:
             raise ValueError("evaluate.feature_images must be at least 2 (or null for every image)")
+        if self.image_bootstrap is not None and not 10 <= self.image_bootstrap <= 10_000:
+            raise ValueError("evaluate.image_bootstrap must be between 10 and 10000 resamples (or null for none)")
 
 
 @dataclasses.dataclass(frozen=True)

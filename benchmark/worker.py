@@ -137,6 +137,7 @@ class CellWorker:
                 self.suite.doc.evaluate.batch_size,
                 self.show_progress,
                 feature_images=self.suite.doc.evaluate.feature_images,
+                image_bootstrap=self.suite.doc.evaluate.image_bootstrap,
                 cache=self.features,
                 reference_keys=cell.reference_keys,
             )

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 import unlearn_bench
 from test_runner import make_runner
 from unlearn_bench.errors import CellFailed, ConfigError
+from unlearn_bench.evaluate import image_resamples
 from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
 from unlearn_bench.leaderboard import FLOOR_LABEL, render
 from unlearn_bench.plugins import get_plugins
@@ -491,3 +492,33 @@ def test_a_noise_floor_against_the_original_model_compares_its_twin_features_wit
     assert values(runner, "none")[1]["fid-original", "forget"] == pytest.approx(0, abs=1e-6)
     assert floors["none"]["fid-original", "forget"] > 1e-4 and floors["none"]["fid-original", "retain"] > 1e-4
     assert "twin" not in runner.cells[0].needs and "original-twin" in runner.cells[0].needs
+
+
+def test_image_bootstrap_records_feature_metrics_on_the_same_resamples_for_every_method(pixels, tmp_path):
+    text = feature_suite(pixels, tmp_path).read_text()
+    text = text.replace("evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, image_bootstrap: 20}")
+    path = pixels.write_suite(tmp_path, text=text)
+    runner = make_runner(path, tmp_path, ["seeds=[0, 1]"])
+    runner.run()
+    rows = {(r["cell"]["axes"]["method"], r["seed"]): r for r in runner.results.rows("tiny")}
+    assert all(r["status"] == "ok" for r in rows.values()), [r["error"] for r in rows.values()]
+
+    def entry(method, metric, split, seed=0):
+        row = rows[method, seed]
+        return next(m for m in row["metrics"] if m["metric"] == metric and m["split"] == split)
+
+    fid = entry("none", "fid", "forget")
+    assert len(fid["bootstrap"]) == 20 and len(set(fid["bootstrap"])) > 1 and min(fid["bootstrap"]) >= 0
+    assert "bootstrap" not in entry("none", "psnr", "forget")  # pixel metrics keep per-image values instead
+    # The retrained model against itself is 0 on every resample: outputs and reference are resampled alike.
+    assert max(entry("retrain", "fid-retrained", "forget")["bootstrap"]) == pytest.approx(0, abs=1e-6)
+    # The resamples depend on the split's name and size alone: every method of a seed is drawn on the same ones.
+    assert torch.equal(image_resamples("forget", 8, 20), image_resamples("forget", 8, 20))
+    assert not torch.equal(image_resamples("forget", 8, 20), image_resamples("retain", 8, 20))
+    text = render(runner.results.manifest("tiny"), list(rows.values()))
+    section = text[text.index("## Feature metrics: the noise of seeds and of images") :]
+    line = next(
+        line for line in section.splitlines() if line.startswith("| FD (Pixels) ↑ D_F") and "Realistic-I2I" in line
+    )
+    mean = (entry("realistic-i2i", "fid", "forget")["value"] + entry("realistic-i2i", "fid", "forget", 1)["value"]) / 2
+    assert f"| {mean:.3f}" in line and "| 8/8 " in line

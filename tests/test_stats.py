@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from unlearn_bench.leaderboard import _verdicts
-from unlearn_bench.stats import format_mean, half_width, holm, paired_p, ratio_noise
+from unlearn_bench.stats import draws_noise, format_mean, half_width, holm, paired_p, ratio_noise
 
 
 def test_interval_and_rounding():
@@ -79,3 +79,20 @@ def test_ratio_noise_separates_image_noise_from_seed_noise():
     # Deterministic for a given seed of the bootstrap, and another seed draws other resamples.
     groups = [seed(0.3, 0.2), seed(0.4, 0.2)]
     assert ratio_noise(groups, seed=3) == ratio_noise(groups, seed=3) != ratio_noise(groups, seed=4)
+
+
+def test_draws_noise_reads_each_seeds_recorded_resamples():
+    generator = np.random.default_rng(1)
+
+    def seed(value, spread):  # a metric's value on one seed's images and on 100 resamples of them
+        return value, (value + spread * generator.standard_normal(100)).tolist()
+
+    apart = draws_noise([seed(20.0, 0.5), seed(40.0, 0.5), seed(60.0, 0.5)])
+    assert apart["per_seed"] == [20.0, 40.0, 60.0] and apart["mean"] == 40.0
+    assert apart["within"] == pytest.approx(0.25, rel=0.3) and apart["between"] == pytest.approx(400)
+    assert 20 <= apart["low"] < 40 < apart["high"] <= 60
+    alike = draws_noise([seed(40.0, 10.0), seed(41.0, 10.0)])
+    assert alike["within"] / alike["between"] > 50  # the images explain the small spread of these seeds
+    assert draws_noise([(1.0, [1.0])]) is None and draws_noise([]) is None
+    groups = [seed(1.0, 0.1), seed(2.0, 0.1)]
+    assert draws_noise(groups, seed=3) == draws_noise(groups, seed=3) != draws_noise(groups, seed=4)

@@ -605,6 +605,13 @@ def test_noise_floors_apply_to_the_models_the_metrics_compare_with(tmp_path, doc
     assert "did you mean 'retrained'" in config_error(write(tmp_path / "s.yaml", doc)).message
 
 
+@pytest.mark.parametrize("count", [0, 9, 10_001])
+def test_image_bootstrap_needs_a_sensible_number_of_resamples(tmp_path, doc, count):
+    doc["evaluate"] = {"image_bootstrap": count}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "evaluate.image_bootstrap" and "between 10 and 10000" in err.message
+
+
 def test_a_noise_floor_against_the_original_model_needs_one_trained_here(tmp_path, doc):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "model.pt")
     doc["models"][0]["checkpoint"] = str(tmp_path / "model.pt")
