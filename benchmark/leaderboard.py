@@ -30,7 +30,7 @@ from .figures import (
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
-from .stats import draws_noise, format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
+from .stats import ROUNDING, draws_noise, format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
 from .suite import load_suite
 from .suitefile import merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
@@ -440,12 +440,17 @@ def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | No
 
 
 def _noise_line(noise: dict[str, Any], images: list[int]) -> list[str]:
-    """The numbers of a noise table for one method (``stats.ratio_noise``'s fields and each seed's image count)."""
-    share = noise["within"] / noise["between"] if noise["between"] else None
+    """The numbers of a noise table for one method (``stats.ratio_noise``'s fields and each seed's image count);
+    values within floating-point rounding of 0 (a model's FID with itself) are 0, and so have no variance share."""
+
+    def fixed(value: float) -> str:
+        return f"{0.0 if abs(value) < ROUNDING else value:.3f}"
+
+    share = noise["within"] / noise["between"] if noise["between"] and noise["between"] > ROUNDING**2 else None
     return [
-        f"{noise['mean']:.3f}",
-        f"± {half_width(noise['per_seed']):.3f}",
-        f"[{noise['low']:.3f}, {noise['high']:.3f}]",
+        fixed(noise["mean"]),
+        f"± {fixed(half_width(noise['per_seed']))}",
+        f"[{fixed(noise['low'])}, {fixed(noise['high'])}]",
         "/".join(str(n) for n in images),
         "—" if share is None else f"{share:.2f}",
     ]
