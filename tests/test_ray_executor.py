@@ -109,15 +109,20 @@ def test_ray_gives_the_in_process_results_and_builds_each_upstream_model_once(tm
 
 def kill_when_running(task: str, times: int, deadline: float) -> list[int]:
     """SIGKILL the worker process executing the Ray task named ``task`` (its title is ``ray::<task>``), ``times``
-    times (each retry runs in a new attempt); the pids killed."""
+    times (each retry runs in a new attempt); the pids killed. A child the worker forks (e.g. to run git for the
+    row's environment) carries the same title until it execs: it is not the worker, and killing it kills no attempt."""
     killed: list[int] = []
     while len(killed) < times and time.monotonic() < deadline:
-        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-        for line in ps.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if args.strip() == f"ray::{task}" and int(pid) not in killed:
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+        titles = {}  # pid → (parent pid, title)
+        for parts in (line.split(maxsplit=2) for line in ps.splitlines()):
+            if len(parts) == 3:
+                titles[int(parts[0])] = (int(parts[1]), parts[2].strip())
+        for pid, (ppid, args) in titles.items():
+            forked = titles.get(ppid, (0, ""))[1] == args
+            if args == f"ray::{task}" and pid not in killed and not forked:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
                 break
         time.sleep(0.05)
     return killed
