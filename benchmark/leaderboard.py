@@ -439,6 +439,13 @@ def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | No
     return None if noise is None else _noise_line(noise, [len(top) for top, _ in seeds])
 
 
+def _draw_cells(seeds: list[tuple[float, list[float], int]]) -> list[str] | None:
+    """:func:`_noise_cells` for a feature metric: per seed its value, its values on resampled images and the image
+    count (``stats.draws_noise``)."""
+    noise = draws_noise([(value, draws) for value, draws, _ in seeds]) if len(seeds) > 1 else None
+    return None if noise is None else _noise_line(noise, [images for _, _, images in seeds])
+
+
 def _noise_line(noise: dict[str, Any], images: list[int]) -> list[str]:
     """The numbers of a noise table for one method (``stats.ratio_noise``'s fields and each seed's image count);
     values within floating-point rounding of 0 (a model's FID with itself) are 0, and so have no variance share."""
@@ -518,26 +525,23 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
             if m.get("per_image") and m["metric"] in metrics and attack_took(row, m["metric"])
         ]
 
-    table = []
-    for (combo, (metric, split)), methods in _image_terms(manifest, rows, per_image).items():
-        for method, seeds in methods.items():
-            cells = _noise_cells(seeds)
-            if cells is not None:
-                table.append([_column_heading(metrics[metric], split), label(method, combo), *cells])
-    if table:
-        out += [
-            "## Per-image metrics: the noise of seeds and of images",
-            "",
-            "The same decomposition for every column that is a mean over images and whose rows keep each image's "
-            "value (PSNR; the backdoor regeneration rate, 1 where the marker was found): the mean over seeds with "
-            "its t-interval, the two-level bootstrap (seeds, then images; too narrow with 2–3 seeds), and the share "
-            "of the between-seed variance that resampling images reproduces.",
-            "",
-            tabulate(
-                table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True
-            ),
-            "",
-        ]
+    def column_lines(found, cells_of) -> list[list[str]]:  # one per column and method with a noise line
+        table = []
+        for (combo, (metric, split)), methods in _image_terms(manifest, rows, found).items():
+            for method, seeds in methods.items():
+                cells = cells_of(seeds)
+                if cells is not None:
+                    table.append([_column_heading(metrics[metric], split), label(method, combo), *cells])
+        return table
+
+    out += _column_noise_section(
+        "Per-image metrics",
+        "The same decomposition for every column that is a mean over images and whose rows keep each image's "
+        "value (PSNR; the backdoor regeneration rate, 1 where the marker was found): the mean over seeds with "
+        "its t-interval, the two-level bootstrap (seeds, then images; too narrow with 2–3 seeds), and the share "
+        "of the between-seed variance that resampling images reproduces.",
+        column_lines(per_image, _noise_cells),
+    )
 
     def resampled(row):  # feature metrics' values on resamples of the images, where the run drew them
         return [
@@ -546,31 +550,33 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
             if m.get("bootstrap") and m["metric"] in metrics and attack_took(row, m["metric"])
         ]
 
-    table = []
-    for (combo, (metric, split)), methods in _image_terms(manifest, rows, resampled).items():
-        for method, seeds in methods.items():
-            noise = draws_noise([(value, draws) for value, draws, _ in seeds]) if len(seeds) > 1 else None
-            if noise is not None:
-                line = _noise_line(noise, [images for _, _, images in seeds])
-                table.append([_column_heading(metrics[metric], split), label(method, combo), *line])
-    if table:
-        out += [
-            "## Feature metrics: the noise of seeds and of images",
-            "",
-            "The same decomposition for the feature metrics (FID, KID, …), which are not means over images: each run "
-            "recorded the metric on resamples of its evaluation images (with replacement; outputs and reference set "
-            "resampled alike; `evaluate.image_bootstrap`), and the two-level bootstrap draws from those, each seed's "
-            "resamples centred on its value (repeated images shift a distribution metric; only their spread is "
-            "noise). Mean over seeds with its t-interval, the two-level interval (too narrow with 2–3 seeds), and "
-            "the share of the between-seed variance that resampling images reproduces. On a few dozen images FID is "
-            "biased as well as noisy (it falls as the image count grows); these intervals show the noise only.",
-            "",
-            tabulate(
-                table, headers=["Column", "Method", "Mean", *NOISE_HEADERS], tablefmt="github", disable_numparse=True
-            ),
-            "",
-        ]
+    out += _column_noise_section(
+        "Feature metrics",
+        "The same decomposition for the feature metrics (FID, KID, …), which are not means over images: each run "
+        "recorded the metric on resamples of its evaluation images (with replacement; outputs and reference set "
+        "resampled alike; `evaluate.image_bootstrap`), and the two-level bootstrap draws from those, each seed's "
+        "resamples centred on its value (repeated images shift a distribution metric; only their spread is "
+        "noise). Mean over seeds with its t-interval, the two-level interval (too narrow with 2–3 seeds), and "
+        "the share of the between-seed variance that resampling images reproduces. On a few dozen images FID is "
+        "biased as well as noisy (it falls as the image count grows); these intervals show the noise only.",
+        column_lines(resampled, _draw_cells),
+    )
     return out
+
+
+def _column_noise_section(what: str, text: str, table: list[list[str]]) -> list[str]:
+    """A noise section with one line per column and method (none without lines)."""
+    if not table:
+        return []
+    headers = ["Column", "Method", "Mean", *NOISE_HEADERS]
+    return [
+        f"## {what}: the noise of seeds and of images",
+        "",
+        text,
+        "",
+        tabulate(table, headers=headers, tablefmt="github", disable_numparse=True),
+        "",
+    ]
 
 
 def default_view(manifest: dict[str, Any]) -> dict[str, Any]:
