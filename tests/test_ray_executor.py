@@ -109,28 +109,28 @@ def test_ray_gives_the_in_process_results_and_builds_each_upstream_model_once(tm
 
 def kill_when_running(task: str, times: int, deadline: float) -> list[int]:
     """SIGKILL the worker process executing the Ray task named ``task`` (its title is ``ray::<task>``), ``times``
-    times (each retry runs in a new attempt); the pids killed. A child the worker forks (e.g. to run git for the
-    row's environment) carries the same title until it execs: it is not the worker, and killing it kills no attempt."""
+    times (each retry runs in a new attempt); the pids killed."""
     killed: list[int] = []
     while len(killed) < times and time.monotonic() < deadline:
-        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-        titles = {}  # pid → (parent pid, title)
-        for parts in (line.split(maxsplit=2) for line in ps.splitlines()):
-            if len(parts) == 3:
-                titles[int(parts[0])] = (int(parts[1]), parts[2].strip())
-        for pid, (ppid, args) in titles.items():
-            forked = titles.get(ppid, (0, ""))[1] == args
-            if args == f"ray::{task}" and pid not in killed and not forked:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        for line in ps.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if args.strip() == f"ray::{task}" and int(pid) not in killed:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
                 break
         time.sleep(0.05)
     return killed
 
 
+# Realistic-I2I's cell made to last seconds: a kill must land while an attempt runs, not after it finished (an
+# attempt of a second or less was often over by the time a `ps` snapshot of it was acted on).
+SLOW_REALISTIC = ["--set", "methods.realistic-i2i.params.retain.epochs=150"]
+
+
 def test_killed_workers_are_retried_then_failed_and_a_rerun_resumes(tmp_path):
     env = environment(tmp_path)
-    run = command(tmp_path, "ray", "--executor", "ray", "--executor-param", "max_retries=1")
+    run = command(tmp_path, "ray", "--executor", "ray", "--executor-param", "max_retries=1", *SLOW_REALISTIC)
     driver = subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300
