@@ -146,8 +146,9 @@ class EvaluateConfig:
     )
 
     @property
-    def floored(self) -> tuple[str, ...]:
-        """The references whose metrics get a noise floor (``noise_floor: true`` is the retrained model alone)."""
+    def listed_floors(self) -> tuple[str, ...]:
+        """The references ``noise_floor`` names (``true`` is the retrained model alone); :func:`floored` keeps those
+        a metric compares with."""
         if isinstance(self.noise_floor, bool):
             return ("retrained",) if self.noise_floor else ()
         return tuple(self.noise_floor)
@@ -473,7 +474,7 @@ def floored(suite: Suite) -> tuple[str, ...]:
     """The references whose comparisons get a noise floor: those ``evaluate.noise_floor`` names that a metric compares
     with (a suite may inherit a list naming others through ``include:``)."""
     compared = {m.entry.reference for m in suite.metrics}
-    return tuple(reference for reference in suite.doc.evaluate.floored if reference in compared)
+    return tuple(dict.fromkeys(r for r in suite.doc.evaluate.listed_floors if r in compared))
 
 
 def _check_references(suite: Suite, root: Where) -> None:
@@ -490,15 +491,14 @@ def _check_references(suite: Suite, root: Where) -> None:
             raise (root / "metrics" / i / "reference").error(
                 "reference 'attack' needs an 'attack' in the suite; use ground-truth, original or retrained"
             )
-    where = root / "evaluate" / "noise_floor"
-    for reference in floored(suite):
-        if reference in ("original", "attack"):
-            fixed = [m.id for m in suite.models if m.entry.checkpoint is not None]
-            if fixed:
-                raise where.error(
-                    f"a noise floor against the {reference} model trains a second one with another seed, but model "
-                    f"'{fixed[0]}' starts from a checkpoint: drop '{reference}' or the checkpoint"
-                )
+    retrained_here = [reference for reference in floored(suite) if reference in ("original", "attack")]
+    fixed = [m.id for m in suite.models if m.entry.checkpoint is not None]
+    if retrained_here and fixed:
+        reference = retrained_here[0]
+        raise (root / "evaluate" / "noise_floor").error(
+            f"a noise floor against the {reference} model trains a second one with another seed, but model "
+            f"'{fixed[0]}' starts from a checkpoint: drop '{reference}' or the checkpoint"
+        )
     embedding_map = suite.doc.evaluate.embedding_map
     if embedding_map is not None:
         where = root / "evaluate" / "embedding_map"

@@ -594,10 +594,10 @@ def test_noise_floors_apply_to_the_models_the_metrics_compare_with(tmp_path, doc
     doc["metrics"][0]["reference"] = "original"
     doc["evaluate"] = {"noise_floor": ["original"]}
     suite = load_suite(write(tmp_path / "s.yaml", doc))
-    assert suite.doc.evaluate.floored == ("original",)
+    assert suite.doc.evaluate.listed_floors == ("original",) and floored(suite) == ("original",)
     # A model no metric compares with gets no floor (an included file may name it): it changes no cell key.
     keys = [cell.key for cell in expand(suite)]
-    doc["evaluate"] = {"noise_floor": ["original", "attack"]}
+    doc["evaluate"] = {"noise_floor": ["original", "attack", "original"]}
     suite = load_suite(write(tmp_path / "s.yaml", doc))
     assert floored(suite) == ("original",) and [cell.key for cell in expand(suite)] == keys
     assert {"original-twin"} <= references(suite) and "attack-twin" not in references(suite)
