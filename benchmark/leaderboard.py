@@ -30,7 +30,17 @@ from .figures import (
 from .paths import atomic_write_bytes
 from .plan import expand
 from .results import ResultStore
-from .stats import ROUNDING, draws_noise, format_mean, half_width, holm, kendall_tau, paired_p, ratio_noise
+from .stats import (
+    ROUNDING,
+    ImageTerms,
+    draws_noise,
+    format_mean,
+    half_width,
+    holm,
+    kendall_tau,
+    paired_p,
+    ratio_noise,
+)
 from .suite import load_suite
 from .suitefile import merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
@@ -45,7 +55,8 @@ REFERENCE_METHODS = ("no-unlearning", "retrain")  # rows that frame a table; the
 FLOOR_LABEL = "Noise floor: the column's reference model vs one of another seed"
 LEGEND = (
     "mean ± half-width of the 95 % t-interval over seeds. **Bold**: the best unlearning method of the column and "
-    "every one not shown to differ from it (paired t-tests over seeds, Holm-corrected, α = 0.05); † on D_F: not shown "
+    "every one not shown to differ from it (paired t-tests over seeds, the difference's variance at least its images' "
+    "paired noise where rows keep it; Holm-corrected, α = 0.05); † on D_F: not shown "
     "to differ from no unlearning (the method may have done nothing). With 2–3 seeds the tests have little power."
 )
 
@@ -91,6 +102,7 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
     method_order = [m["id"] for m in manifest["axes"]["method"]]
     order = sorted(groups, key=lambda g: (method_order.index(g[0]), g[1:]))
     by_seed: dict[tuple, list[dict[int, float]]] = {}  # group → per column: seed → value
+    images: dict[tuple, list[dict[int, ImageTerms]]] = {}  # group → per column: seed → its image-level terms
     plugin: dict[tuple, str | None] = {}  # group → its method's plugin name
     body = []
     for group in order:
@@ -103,11 +115,12 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
                 footnotes.append(f"`{r['cell']['id']}` failed: {r['error']['type']}: {r['error']['message']}")
         label = " · ".join([labels["method"][group[0]], *(labels[a][v] for a, v in zip(varying, group[1:]))])
         line = [label]
-        by_seed[group] = []
+        by_seed[group], images[group] = [], []
         for metric, split in columns:
             took = [r for r in ok if attack_took(r, metric["id"])]
             seeds = _seed_values(took, metric["id"], split)
             by_seed[group].append(seeds)
+            images[group].append(_seed_images(took, metric["id"], split))
             note = f" (n={len(took)})" if seeds and len(took) < len(ok) else ""
             line.append(format_mean(list(seeds.values())) + note)
         failed = len(found) - len(ok)
@@ -115,7 +128,8 @@ def _render_table(table: dict, manifest: dict, rows: dict[str, dict], footnotes:
         body.append(line)
     body += _floor_rows(columns, [rows[c["id"]] for c in cells if c["id"] in rows], varying, labels)
     for c, (metric, split) in enumerate(columns):
-        for group, (bold, dagger) in _verdicts(order, plugin, [by_seed[g][c] for g in order], metric, split).items():
+        column = [by_seed[g][c] for g in order], [images[g][c] for g in order]
+        for group, (bold, dagger) in _verdicts(order, plugin, *column, metric, split).items():
             line = body[order.index(group)]
             line[c + 1] = (f"**{line[c + 1]}**" if bold else line[c + 1]) + (" †" if dagger else "")
     footnotes.append(LEGEND)
@@ -154,6 +168,26 @@ def _seed_values(rows: list[dict], metric_id: str, split: str) -> dict[int, floa
     }
 
 
+def _seed_images(rows: list[dict], metric_id: str, split: str) -> dict[int, ImageTerms]:
+    """A column's image-level terms per seed, where the rows keep them: a feature metric's values on resampled
+    images, a mean's per-image values, the forget score's per-image numerators and denominators."""
+    found = {}
+    for r in rows:
+        for m in r["metrics"]:
+            if m["metric"] != metric_id or m["split"] != split:
+                continue
+            if m.get("bootstrap"):
+                terms = ImageTerms.of_draws(m["bootstrap"])
+            elif m.get("per_image"):
+                terms = ImageTerms.of_mean(m["per_image"])
+            else:
+                ratio = _forget_terms(r, split)
+                terms = ratio and ImageTerms.of_ratio(*ratio)
+            if terms is not None:
+                found[r["seed"]] = terms
+    return found
+
+
 def _losses(seeds: dict[int, float], metric: dict, split: str) -> dict[int, float]:
     """Per seed, a value that is lower the better the column says it is: distance to a target, or the value signed
     by the column's direction."""
@@ -165,26 +199,48 @@ def _losses(seeds: dict[int, float], metric: dict, split: str) -> dict[int, floa
     return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
 
 
+def _loss_images(seeds: dict[int, float], images: dict[int, ImageTerms], metric: dict, split: str):
+    """``images`` turned as ``_losses`` turns the values (a distance to a target, linearised at each seed's value)."""
+    direction = better(metric, split)
+    if not direction:
+        return {}
+
+    def slope(value: float) -> float:
+        if direction.startswith("→"):
+            return 1.0 if value >= float(direction[2:]) else -1.0
+        return -1.0 if direction == "↑" else 1.0
+
+    return {s: terms.scaled(slope(seeds[s])) for s, terms in images.items() if s in seeds}
+
+
 def _verdicts(
-    order: list[tuple], plugin: dict[tuple, str | None], values: list[dict[int, float]], metric: dict, split: str
+    order: list[tuple],
+    plugin: dict[tuple, str | None],
+    values: list[dict[int, float]],
+    images: list[dict[int, ImageTerms]],
+    metric: dict,
+    split: str,
 ) -> dict[tuple, tuple[bool, bool]]:
     """(bold, dagger) per row of one column: bold for the best unlearning method and every one not shown to differ
     from it; dagger, on D_F, for a method not shown to differ from the row without unlearning. Rows are compared
-    within the same values of the table's varying axes (e.g. per hole size)."""
+    within the same values of the table's varying axes (e.g. per hole size), paired over seeds and, where ``images``
+    has their terms, images (``stats.paired_p``)."""
     marks: dict[tuple, tuple[bool, bool]] = {}
     for context in dict.fromkeys(g[1:] for g in order):
-        rows = {g: _losses(v, metric, split) for g, v in zip(order, values) if g[1:] == context and v}
+        mine = [(g, v, i) for g, v, i in zip(order, values, images) if g[1:] == context and v]
+        rows = {g: _losses(v, metric, split) for g, v, _ in mine}
+        terms = {g: _loss_images(v, i, metric, split) for g, v, i in mine}
         rows = {g: v for g, v in rows.items() if v}
         contenders = {g: v for g, v in rows.items() if plugin[g] not in REFERENCE_METHODS}
         if not contenders:
             continue
         best = min(contenders, key=lambda g: statistics.fmean(contenders[g].values()))
-        tested = {g: paired_p(v, contenders[best]) for g, v in contenders.items() if g != best}
+        tested = {g: paired_p(rows[g], rows[best], (terms[g], terms[best])) for g in contenders if g != best}
         worse = holm({g: p for g, p in tested.items() if p is not None})
         start = next((g for g in rows if plugin[g] == "no-unlearning"), None)
         same_as_start: dict[tuple, bool] = {}
         if split == "forget" and start is not None:
-            tests = {g: paired_p(v, rows[start]) for g, v in contenders.items()}
+            tests = {g: paired_p(rows[g], rows[start], (terms[g], terms[start])) for g in contenders}
             differs = holm({g: p for g, p in tests.items() if p is not None})
             same_as_start = {g: not differs[g] for g in differs}
         for g in contenders:
@@ -226,12 +282,14 @@ def _partner(columns: list[str], column: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _our_goodness(paper: dict, ours: str, manifest: dict, cells: list, rows: dict) -> dict[str, dict[int, float]]:
+def _our_goodness(
+    paper: dict, ours: str, manifest: dict, cells: list, rows: dict
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, ImageTerms]]]:
     """Per mapped paper row, our seeds' values of ``ours`` ("<metric> <split>"), signed so that higher is better
-    (runs whose attack did not take are left out)."""
+    (runs whose attack did not take are left out), and their image-level terms where the rows keep them."""
     metric_id, split = ours.split(" ")
     metric = {m["id"]: m for m in manifest["metrics"]}[metric_id]
-    goodness = {}
+    goodness, images = {}, {}
     for row_label, method in paper["methods"].items():
         took = [
             rows[c["id"]]
@@ -242,13 +300,21 @@ def _our_goodness(paper: dict, ours: str, manifest: dict, cells: list, rows: dic
         seeds = _seed_values(took, metric_id, split)
         if seeds:
             goodness[row_label] = {s: -loss for s, loss in _losses(seeds, metric, split).items()}
-    return goodness
+            turned = _loss_images(seeds, _seed_images(took, metric_id, split), metric, split)
+            images[row_label] = {s: terms.scaled(-1.0) for s, terms in turned.items()}
+    return goodness, images
 
 
-def _rank_line(paper: dict, values_of: str, direction_of: str, ours: dict[str, dict[int, float]]) -> str | None:
+def _rank_line(
+    paper: dict,
+    values_of: str,
+    direction_of: str,
+    ours: tuple[dict[str, dict[int, float]], dict[str, dict[int, ImageTerms]]],
+) -> str | None:
     """One compared column: the paper's order of its mapped methods by the numbers of column ``values_of`` (ranked
     in the direction of column ``direction_of``) against ours (``_our_goodness``); None when fewer than three methods
     have numbers in both."""
+    ours, images = ours
     sign = 1 if "↑" in direction_of else -1
     theirs_good = {
         n: sign * value for n in ours if (value := paper["rows"][n][paper["columns"].index(values_of)]) is not None
@@ -260,7 +326,9 @@ def _rank_line(paper: dict, values_of: str, direction_of: str, ours: dict[str, d
     theirs = sorted(names, key=lambda n: -theirs_good[n])
     mine = sorted(names, key=lambda n: -mean[n])
     tau = kendall_tau([theirs_good[n] for n in names], [mean[n] for n in names])
-    pairs = {(a, b): paired_p(ours[a], ours[b]) for i, a in enumerate(names) for b in names[i + 1 :]}
+    pairs = {
+        (a, b): paired_p(ours[a], ours[b], (images[a], images[b])) for i, a in enumerate(names) for b in names[i + 1 :]
+    }
     significant = holm({pair: p for pair, p in pairs.items() if p is not None})
     ordered = [pair for pair, yes in significant.items() if yes]
     agree = sum((theirs_good[a] > theirs_good[b]) == (mean[a] > mean[b]) for a, b in ordered)
@@ -301,7 +369,12 @@ def _render_ranks(table: dict, manifest: dict, rows: dict[str, dict]) -> list[st
         out += ["", "*Under the other reading of the pairs* (the two numbers of each pair swapped):", ""]
         out += swapped
     mapping = ", ".join(f"{row} = {labels.get(method, method)}" for row, method in paper["methods"].items())
-    return out + ["", f"Paper rows mapped to ours: {mapping}. Pairs: paired t-tests over seeds, Holm-corrected.", ""]
+    return out + [
+        "",
+        f"Paper rows mapped to ours: {mapping}. Pairs: paired t-tests over seeds (and images, "
+        "where rows keep them), Holm-corrected.",
+        "",
+    ]
 
 
 def _render_paper(paper: dict) -> str:
@@ -420,12 +493,12 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
     return "\n".join(out)
 
 
-def _forget_terms(row: dict[str, Any]) -> tuple[list[float], list[float]] | None:
-    """The per-image numerator and denominator terms of a row's forget score on D_F, if it has one."""
+def _forget_terms(row: dict[str, Any], split: str = "forget") -> tuple[list[float], list[float]] | None:
+    """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one."""
     for metric in row["metrics"]:
-        if metric.get("name") == "forget-score" and metric["split"] == "forget":
+        if metric.get("name") == "forget-score" and metric["split"] == split:
             audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
-            terms = (audit.get("per_image") or {}).get("forget")
+            terms = (audit.get("per_image") or {}).get(split)
             if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
                 return terms["numerator"], terms["denominator"]
     return None

@@ -6,14 +6,21 @@ significant figures of ``h``. Two methods are compared *paired over seeds* (a se
 starting model that every method of that seed shares) with a two-sided paired t-test; the comparisons within one
 column are corrected for multiplicity with Holm's step-down procedure at family-wise level :data:`ALPHA`. With 2–3
 seeds these tests have little power: a method left unmarked is "not shown to differ", never "shown equal".
+
+The test is also paired over images where the rows keep them (:class:`ImageTerms`): each seed draws its own
+evaluation images, so the spread of the differences over seeds already holds the images' noise, but estimated from
+2–3 values it can come out far smaller by chance. The difference's image noise within a seed, measured on the same
+images for both methods, is then a floor under its variance: the t statistic uses the larger of the two, with
+``n − 1`` degrees of freedom (:func:`paired_p`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -46,16 +53,73 @@ def format_mean(values: Sequence[float]) -> str:
     return f"{mean:.{decimals}f} ± {h:.{decimals}f}"
 
 
-def paired_p(a: Mapping[int, float], b: Mapping[int, float]) -> float | None:
-    """Two-sided paired t-test p-value over the seeds both have; None with fewer than two shared seeds."""
+@dataclasses.dataclass(frozen=True)
+class ImageTerms:
+    """One seed's image-level record of a column's value, from which the image noise of a difference between two
+    methods evaluated on the same images follows (:func:`image_variance`). ``influence``: each image's contribution
+    to the value, centred (a mean over images: the image's value minus the mean; a ratio of sums, linearised);
+    ``draws``: the value on resamples of the images, drawn alike for every method of the seed."""
+
+    kind: Literal["influence", "draws"]
+    values: np.ndarray
+
+    @classmethod
+    def of_mean(cls, per_image: Sequence[float]) -> ImageTerms:
+        values = np.asarray(per_image, dtype=float)
+        return cls("influence", values - values.mean())
+
+    @classmethod
+    def of_ratio(cls, numerators: Sequence[float], denominators: Sequence[float]) -> ImageTerms | None:
+        """Σ numerator / Σ denominator, linearised (the delta method): image i moves it by (n_i − R d_i) / mean(d)."""
+        top, bottom = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+        if len(top) != len(bottom) or bottom.sum() <= 0:
+            return None
+        return cls("influence", (top - top.sum() / bottom.sum() * bottom) / bottom.mean())
+
+    @classmethod
+    def of_draws(cls, draws: Sequence[float]) -> ImageTerms:
+        return cls("draws", np.asarray(draws, dtype=float))
+
+    def scaled(self, factor: float) -> ImageTerms:
+        """The terms of ``factor`` × the value (a column's loss: its value signed by the better direction)."""
+        return ImageTerms(self.kind, factor * self.values)
+
+
+def image_variance(a: ImageTerms, b: ImageTerms) -> float | None:
+    """The variance that the images alone give the difference of two values measured on the same images; None when
+    the terms do not pair (another kind or image count, or fewer than two)."""
+    if a.kind != b.kind or len(a.values) != len(b.values) or len(a.values) < 2:
+        return None
+    variance = float(np.var(a.values - b.values, ddof=1))
+    return variance / len(a.values) if a.kind == "influence" else variance
+
+
+def paired_p(
+    a: Mapping[int, float],
+    b: Mapping[int, float],
+    images: tuple[Mapping[int, ImageTerms], Mapping[int, ImageTerms]] | None = None,
+) -> float | None:
+    """Two-sided paired t-test p-value over the seeds both have; None with fewer than two shared seeds. With
+    ``images`` (each side's :class:`ImageTerms` per seed) that pair on every shared seed, the variance of the
+    differences is at least their mean image variance (the module's note)."""
     seeds = sorted(a.keys() & b.keys())
     if len(seeds) < 2:
         return None
     differences = [a[s] - b[s] for s in seeds]
+    floor = _image_floor(seeds, *images) if images else None
+    if floor is not None and floor > statistics.variance(differences):
+        t = statistics.fmean(differences) / math.sqrt(floor / len(seeds))
+        return float(2 * stats.t.sf(abs(t), len(seeds) - 1))
     if statistics.pstdev(differences) <= ROUNDING * max(1.0, *map(abs, differences)):
         # No spread: the t statistic is 0/0 (identical) or infinite (a constant shift).
         return 1.0 if all(abs(d) <= ROUNDING for d in differences) else 0.0
     return float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue)
+
+
+def _image_floor(seeds: list[int], a: Mapping[int, ImageTerms], b: Mapping[int, ImageTerms]) -> float | None:
+    """The mean over ``seeds`` of the image variance of a − b; None unless every seed has paired terms."""
+    variances = [image_variance(a[s], b[s]) if s in a and s in b else None for s in seeds]
+    return None if None in variances else statistics.fmean(variances)
 
 
 def holm(pvalues: Mapping[Hashable, float]) -> dict[Hashable, bool]:

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats
 from unlearn_bench.leaderboard import _verdicts
-from unlearn_bench.stats import draws_noise, format_mean, half_width, holm, paired_p, ratio_noise
+from unlearn_bench.stats import (
+    ImageTerms,
+    draws_noise,
+    format_mean,
+    half_width,
+    holm,
+    image_variance,
+    paired_p,
+    ratio_noise,
+)
 
 
 def test_interval_and_rounding():
@@ -29,11 +38,56 @@ def test_paired_test_and_holm():
     assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": True, "c": False, "b": False}  # 0.03 > 0.05 / 2
 
 
-def column(values: dict[str, dict[int, float]], split="forget", higher=False, target=None):
+def column(values: dict[str, dict[int, float]], split="forget", higher=False, target=None, images=None):
     order = [(name,) for name in values]
     plugin = {(name,): name for name in values}
     metric = {"higher_is_better": None if target else higher, "target": target, "reference": None}
-    return _verdicts(order, plugin, [values[name] for name in values], metric, split)
+    terms = [(images or {}).get(name, {}) for name in values]
+    return _verdicts(order, plugin, [values[name] for name in values], terms, metric, split)
+
+
+def test_image_terms_give_the_paired_noise_of_a_difference():
+    generator = np.random.default_rng(2)
+    shared = generator.normal(0, 5, size=400)  # what the images do to both methods alike
+    a, b = shared + generator.normal(0, 1, 400), shared + 1 + generator.normal(0, 1, 400)
+    # The variance of a difference of means over the same images: its per-image differences' variance / n (about
+    # 2 / 400 here), not the images' own (25 / 400): pairing cancels what both share.
+    paired = image_variance(ImageTerms.of_mean(a), ImageTerms.of_mean(b))
+    assert paired == pytest.approx(np.var(a - b, ddof=1) / 400) and paired < 0.01
+    # A ratio of sums, linearised, matches resampling its images.
+    top, bottom = generator.uniform(0, 1, 300), generator.uniform(0.5, 1.5, 300)
+    other = top + generator.normal(0, 0.3, 300)
+    picks = generator.integers(0, 300, size=(4000, 300))
+    resampled = top[picks].sum(1) / bottom[picks].sum(1) - other[picks].sum(1) / bottom[picks].sum(1)
+    linear = image_variance(ImageTerms.of_ratio(top, bottom), ImageTerms.of_ratio(other, bottom))
+    assert linear == pytest.approx(resampled.var(), rel=0.15)
+    # Draws on shared resamples: the variance of their differences; terms that do not pair give nothing.
+    draws = ImageTerms.of_draws([1.0, 2.0, 3.0])
+    assert image_variance(draws, ImageTerms.of_draws([1.0, 2.0, 4.0])) == pytest.approx(1 / 3)
+    assert image_variance(draws, ImageTerms.of_mean([1.0, 2.0, 3.0])) is None
+    assert image_variance(draws, ImageTerms.of_draws([1.0, 2.0])) is None
+    assert ImageTerms.of_ratio([1.0], [0.0]) is None
+
+
+def test_image_noise_floors_the_paired_test():
+    a = {0: 10.0, 1: 11.0, 2: 12.0}
+    shifted = {s: v + 1.0 + 0.01 * s for s, v in a.items()}  # 3 seeds that happen to agree closely
+    assert paired_p(a, shifted) < 0.01
+    # The images scatter each seed's difference by about ±1 (same noise on both sides' draws but not paired):
+    # the seeds' agreement is chance, and the difference is not shown.
+    generator = np.random.default_rng(3)
+    loud = (
+        {s: ImageTerms.of_draws(generator.normal(0, 1, 200)) for s in a},
+        {s: ImageTerms.of_draws(generator.normal(0, 1, 200)) for s in a},
+    )
+    assert paired_p(a, shifted, loud) > 0.05
+    # Quiet images (±0.001) leave the seeds' verdict as it was, and so do terms missing for a seed.
+    quiet = tuple({s: ImageTerms.of_draws(0.001 * terms.values) for s, terms in side.items()} for side in loud)
+    assert paired_p(a, shifted, quiet) == pytest.approx(paired_p(a, shifted))
+    assert paired_p(a, shifted, (loud[0], {0: loud[1][0]})) == paired_p(a, shifted)
+    # A constant shift with no image noise is still certain; with image noise, a t-test on that noise.
+    constant = {s: v + 1.0 for s, v in a.items()}
+    assert paired_p(a, constant) == 0.0 and 0 < paired_p(a, constant, loud) < 1
 
 
 def test_marks_flip_with_the_data():
@@ -55,6 +109,16 @@ def test_marks_flip_with_the_data():
     assert column(clear, higher=True)[("bad",)][0] is True  # ↑: now 'bad' has the higher values and is best
     near = {"a": {s: 0.52 for s in seeds}, "b": {s: 0.9 for s in seeds}}
     assert column(near, target=0.5) == {("a",): (True, False), ("b",): (False, False)}  # → 0.5: closest wins
+    # Paired over images: 'bad' is 2 worse than 'good' on every seed, shown by the seeds alone; the images of each
+    # seed scatter that difference by about ±4, so with them it is no longer shown (and 'good' no longer beats
+    # doing nothing, 30 better with images that scatter it by ±40).
+    close = {**clear, "bad": {s: 22.0 + s + 0.05 * (s % 2) for s in seeds}}
+    assert column(close)[("bad",)][0] is False
+    generator = np.random.default_rng(4)
+    noisy = {name: {s: ImageTerms.of_mean(generator.normal(0, 20, 25)) for s in seeds} for name in close}
+    assert column(close, images=noisy)[("bad",)][0] is True
+    loud = {**noisy, "no-unlearning": {s: ImageTerms.of_mean(generator.normal(0, 1000, 25)) for s in seeds}}
+    assert column(close, images=loud)[("good",)] == (True, True)
 
 
 def test_ratio_noise_separates_image_noise_from_seed_noise():
