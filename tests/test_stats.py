@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-from unlearn_bench.leaderboard import _verdicts
+from unlearn_bench.leaderboard import _seed_images, _verdicts
 from unlearn_bench.stats import (
     ImageTerms,
     draws_noise,
@@ -160,3 +160,28 @@ def test_draws_noise_reads_each_seeds_recorded_resamples():
     assert draws_noise([(1.0, [1.0])]) is None and draws_noise([]) is None
     groups = [seed(1.0, 0.1), seed(2.0, 0.1)]
     assert draws_noise(groups, seed=3) == draws_noise(groups, seed=3) != draws_noise(groups, seed=4)
+
+
+def test_rows_give_their_image_terms_to_the_marks():
+    def row(seed, metrics, audit=None):
+        return {"seed": seed, "metrics": metrics, "audit": audit or {}}
+
+    rows = [
+        row(0, [{"metric": "fid", "split": "forget", "value": 30.0, "bootstrap": [29.0, 31.0, 33.0]}]),
+        row(1, [{"metric": "fid", "split": "forget", "value": 35.0}]),  # made without image_bootstrap
+    ]
+    assert set(_seed_images(rows, "fid", "forget")) == {0}
+    assert _seed_images(rows, "fid", "forget")[0].kind == "draws"
+    psnr = [row(0, [{"metric": "psnr", "split": "retain", "value": 2.0, "per_image": [1.0, 2.0, 3.0]}])]
+    assert _seed_images(psnr, "psnr", "retain")[0].values.tolist() == [-1.0, 0.0, 1.0]
+    assert _seed_images(psnr, "psnr", "forget") == {}
+    terms = {"forget": {"numerator": [1.0, 0.0], "denominator": [1.0, 1.0]}}
+    scored = [
+        row(
+            2,
+            [{"metric": "forget-score/score", "name": "forget-score", "split": "forget", "value": 0.5}],
+            {"forget-score": {"per_image": terms}},
+        )
+    ]
+    # Σn/Σd = 0.5; image 1 moves it by (1 − 0.5) / 1, image 2 by (0 − 0.5) / 1.
+    assert _seed_images(scored, "forget-score/score", "forget")[2].values.tolist() == [0.5, -0.5]
