@@ -309,12 +309,12 @@ def _rank_line(
     paper: dict,
     values_of: str,
     direction_of: str,
-    ours: tuple[dict[str, dict[int, float]], dict[str, dict[int, ImageTerms]]],
+    measured: tuple[dict[str, dict[int, float]], dict[str, dict[int, ImageTerms]]],
 ) -> str | None:
     """One compared column: the paper's order of its mapped methods by the numbers of column ``values_of`` (ranked
-    in the direction of column ``direction_of``) against ours (``_our_goodness``); None when fewer than three methods
-    have numbers in both."""
-    ours, images = ours
+    in the direction of column ``direction_of``) against ours (``measured``, from ``_our_goodness``); None when
+    fewer than three methods have numbers in both."""
+    ours, images = measured
     sign = 1 if "↑" in direction_of else -1
     theirs_good = {
         n: sign * value for n in ours if (value := paper["rows"][n][paper["columns"].index(values_of)]) is not None
