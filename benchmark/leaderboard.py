@@ -188,15 +188,22 @@ def _seed_images(rows: list[dict], metric_id: str, split: str) -> dict[int, Imag
     return found
 
 
+def _slope(direction: str, value: float) -> float:
+    """How a column's loss moves with its value at ``value``: the sign its better direction gives (a distance to a
+    target turns at the target)."""
+    if direction.startswith("→"):
+        return 1.0 if value >= float(direction[2:]) else -1.0
+    return -1.0 if direction == "↑" else 1.0
+
+
 def _losses(seeds: dict[int, float], metric: dict, split: str) -> dict[int, float]:
     """Per seed, a value that is lower the better the column says it is: distance to a target, or the value signed
     by the column's direction."""
     direction = better(metric, split)
     if not direction:  # nothing to rank by
         return {}
-    if direction.startswith("→"):
-        return {s: abs(v - float(direction[2:])) for s, v in seeds.items()}
-    return {s: -v for s, v in seeds.items()} if direction == "↑" else dict(seeds)
+    target = float(direction[2:]) if direction.startswith("→") else 0.0
+    return {s: _slope(direction, v) * (v - target) for s, v in seeds.items()}
 
 
 def _loss_images(seeds: dict[int, float], images: dict[int, ImageTerms], metric: dict, split: str):
@@ -204,13 +211,7 @@ def _loss_images(seeds: dict[int, float], images: dict[int, ImageTerms], metric:
     direction = better(metric, split)
     if not direction:
         return {}
-
-    def slope(value: float) -> float:
-        if direction.startswith("→"):
-            return 1.0 if value >= float(direction[2:]) else -1.0
-        return -1.0 if direction == "↑" else 1.0
-
-    return {s: terms.scaled(slope(seeds[s])) for s, terms in images.items() if s in seeds}
+    return {s: terms.scaled(_slope(direction, seeds[s])) for s, terms in images.items() if s in seeds}
 
 
 def _verdicts(
