@@ -3,6 +3,7 @@ mid-cell retried or failed without losing anything, and a rerun that resumes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,6 +57,25 @@ def command(tmp_path: Path, name: str, *extra: str) -> list[str]:
     ]
 
 
+def run_driver(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run a driver in a session of its own and, however it ends, kill whatever of that session is left (a Ray
+    head or worker that outlived it must not hold the test's pipes or CPUs)."""
+    driver = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = driver.communicate(timeout=timeout)
+    finally:
+        kill_session(driver)
+    return subprocess.CompletedProcess(args, driver.returncode, stdout, stderr)
+
+
+def kill_session(driver: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=60)
+
+
 def environment(tmp_path: Path) -> dict[str, str]:
     # Extractor weights (converted once) are shared; artefacts and feature caches are per run (--cache).
     return {**os.environ, "UNLEARN_BENCH_CACHE": str(tmp_path / "shared-cache"), "RAY_DISABLE_USAGE_STATS": "1"}
@@ -76,15 +96,11 @@ def values(row: dict) -> dict[tuple[str, str], float]:
 
 def test_ray_gives_the_in_process_results_and_builds_each_upstream_model_once(tmp_path):
     env = environment(tmp_path)
-    local = subprocess.run(command(tmp_path, "local"), env=env, capture_output=True, text=True, timeout=600)
+    local = run_driver(command(tmp_path, "local"), env, timeout=600)
     assert local.returncode == 0, local.stderr
     # Two CPUs per cell: the worker then uses as many torch threads as this 2-core process, so the same floats.
-    ray = subprocess.run(
-        command(tmp_path, "ray", "--executor", "ray", "--set", "models.ae.resources.cpus=2"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    ray = run_driver(
+        command(tmp_path, "ray", "--executor", "ray", "--set", "models.ae.resources.cpus=2"), env, timeout=600
     )
     assert ray.returncode == 0, ray.stdout + ray.stderr
     assert "9 to run on the ray executor" in ray.stdout
@@ -112,7 +128,7 @@ def kill_when_running(task: str, times: int, deadline: float) -> list[int]:
     times (each retry runs in a new attempt); the pids killed."""
     killed: list[int] = []
     while len(killed) < times and time.monotonic() < deadline:
-        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=30).stdout
         for line in ps.splitlines():
             pid, _, args = line.strip().partition(" ")
             if args.strip() == f"ray::{task}" and int(pid) not in killed:
@@ -131,7 +147,9 @@ SLOW_REALISTIC = ["--set", "methods.realistic-i2i.params.retain.epochs=150"]
 def test_killed_workers_are_retried_then_failed_and_a_rerun_resumes(tmp_path):
     env = environment(tmp_path)
     run = command(tmp_path, "ray", "--executor", "ray", "--executor-param", "max_retries=1", *SLOW_REALISTIC)
-    driver = subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver = subprocess.Popen(
+        run, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 300
         # One kill: the retry finishes the cell. Two kills: both attempts die and the cell is failed.
@@ -139,7 +157,7 @@ def test_killed_workers_are_retried_then_failed_and_a_rerun_resumes(tmp_path):
         assert len(kill_when_running(REALISTIC, 2, deadline)) == 2
         output, _ = driver.communicate(timeout=300)
     finally:
-        driver.kill()
+        kill_session(driver)
     assert driver.returncode == 1, output
     found = rows(tmp_path, "ray")
     assert len(found) == CELLS
@@ -152,7 +170,7 @@ def test_killed_workers_are_retried_then_failed_and_a_rerun_resumes(tmp_path):
     assert found[ASCENT]["status"] == "ok"
 
     finished = {p: p.stat().st_mtime_ns for p in (store(tmp_path, "ray") / "cells").glob("*.json")}
-    again = subprocess.run(run + ["--retry-failed"], env=env, capture_output=True, text=True, timeout=600)
+    again = run_driver(run + ["--retry-failed"], env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "8 up to date, 1 to run" in again.stdout
     assert {cell: row["status"] for cell, row in rows(tmp_path, "ray").items()} == dict.fromkeys(found, "ok")
