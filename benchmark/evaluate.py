@@ -27,6 +27,7 @@ from .suite import TWIN_OF, Resolved
 
 PER_IMAGE_DIGITS = 4  # decimals kept of each image's value in a row (the row's value is computed unrounded)
 BOOTSTRAP_DIGITS = 4  # significant digits kept of each resampled value of a feature metric
+SUBSET_DRAWS = 25  # random image subsets per size of ``image_subsets``
 
 
 def per_image_entry(values) -> dict[str, list[float]]:
@@ -44,6 +45,7 @@ def _result(
     floor: float | None = None,
     extractor: dict[str, Any] | None = None,
     bootstrap: list[float] | None = None,
+    subsets: dict[int, list[float]] | None = None,
 ) -> dict[str, Any]:
     """One metric's entry of a result row; ``extractor`` describes the features behind a feature metric."""
     return {
@@ -58,8 +60,13 @@ def _result(
         "extractor": extractor if extractor is not None else metric.extractor(),
         **({"floor": floor} if floor is not None else {}),
         **per_image_entry(metric.per_image()),
-        **({"bootstrap": [float(f"{v:.{BOOTSTRAP_DIGITS}g}") for v in bootstrap]} if bootstrap else {}),
+        **({"bootstrap": _rounded(bootstrap)} if bootstrap else {}),
+        **({"subsets": {str(n): _rounded(values) for n, values in subsets.items()}} if subsets else {}),
     }
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [float(f"{v:.{BOOTSTRAP_DIGITS}g}") for v in values]
 
 
 class FeatureSets:
@@ -147,20 +154,22 @@ class FeatureSets:
                 self.cache.put(self.keys[need], self.references[need])
 
     def score(
-        self, spec: Resolved, metric: FeatureMetric, resamples: torch.Tensor | None = None
-    ) -> tuple[float, dict[str, Any], list[float] | None]:
-        """(the metric's value, a description of the features behind it for the row, its values on each row of image
-        indices in ``resamples``: the outputs and the reference set resampled alike, since they are the same images)."""
+        self, spec: Resolved, metric: FeatureMetric, resamples: dict[Any, torch.Tensor]
+    ) -> tuple[float, dict[str, Any], dict[Any, list[float]]]:
+        """(the metric's value, a description of the features behind it for the row, for each entry of ``resamples``
+        its values on each row of image indices: the outputs and the reference set resampled alike, since they are
+        the same images)."""
         group = self.group[spec.id]
         features = torch.cat(self.outputs[group][metric.feature])
         need = (spec.entry.reference, group)
         reference = self.references[need][metric.feature].to(features.device) if metric.uses_reference else None
-        draws = None
-        if resamples is not None:
-            draws = [
+        draws = {
+            name: [
                 float(metric.score(features[rows], None if reference is None else reference[rows]))
-                for rows in resamples.to(features.device)
+                for rows in indices.to(features.device)
             ]
+            for name, indices in resamples.items()
+        }
         described = {
             **self.extractors[group].describe(),
             "feature": metric.feature,
@@ -189,6 +198,7 @@ def evaluate(
     *,
     feature_images: int | None = None,
     image_bootstrap: int | None = None,
+    image_subsets: list[int] | None = None,
     cache: FeatureCache | None = None,
     reference_keys: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -196,7 +206,8 @@ def evaluate(
     'ground-truth' is the clean images themselves; with a reference's twin among them (``TWIN_OF``), metrics against
     that reference get its noise floor. Feature metrics see ``feature_images`` evenly spaced images of
     each split (all when None); with ``image_bootstrap``, each also records its values on that many resamples of those
-    images (seeded by the split's name and size, so every method of a seed gets the same resamples); reference
+    images (seeded by the split's name and size, so every method of a seed gets the same resamples), and with
+    ``image_subsets`` on SUBSET_DRAWS random subsets of each size below the image count (seeded alike); reference
     features are cached under ``reference_keys`` (reference → content key of the reference images) when a cache is
     given."""
     model.eval()
@@ -247,10 +258,15 @@ def evaluate(
             ]
             if sets is not None:
                 sets.finish()
-                resamples = image_resamples(part, len(chosen), image_bootstrap) if image_bootstrap else None
+                resamples = {n: image_subsets_of(part, len(chosen), n) for n in image_subsets or () if n < len(chosen)}
+                if image_bootstrap:
+                    resamples["bootstrap"] = image_resamples(part, len(chosen), image_bootstrap)
                 for spec, m in featured:
                     value, described, draws = sets.score(spec, m, resamples)
-                    found.append(_result(spec, m, part, value, len(chosen), sets.floor(spec, m), described, draws))
+                    bootstrap = draws.pop("bootstrap", None)
+                    found.append(
+                        _result(spec, m, part, value, len(chosen), sets.floor(spec, m), described, bootstrap, draws)
+                    )
             results += sorted(found, key=lambda r: order[r["metric"]])
     return results
 
@@ -260,3 +276,10 @@ def image_resamples(part: str, images: int, count: int) -> torch.Tensor:
     this name and size."""
     generator = torch.Generator().manual_seed(zlib.crc32(f"{part}/{images}".encode()))
     return torch.randint(0, images, (count, images), generator=generator)
+
+
+def image_subsets_of(part: str, images: int, size: int, count: int = SUBSET_DRAWS) -> torch.Tensor:
+    """``count`` rows of ``size`` distinct indices below ``images``, the same for every model evaluated on a split of
+    this name and size."""
+    generator = torch.Generator().manual_seed(zlib.crc32(f"{part}/{images}/{size}".encode()))
+    return torch.stack([torch.randperm(images, generator=generator)[:size] for _ in range(count)])

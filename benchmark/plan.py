@@ -131,6 +131,7 @@ def expand(suite: Suite) -> list[Cell]:
     if not any(is_feature_metric(m.cls) for m in suite.metrics):
         evaluate_config.pop("feature_images", None)
         evaluate_config.pop("image_bootstrap", None)
+        evaluate_config.pop("image_subsets", None)
     # Likewise floors of models no metric compares with; the retrained model's alone keep their first form, 'true'.
     effective = floored(suite)
     evaluate_config.pop("noise_floor", None)

@@ -138,6 +138,11 @@ class EvaluateConfig:
         help="each feature metric (FID, KID, IS, CLIP) also records its value on this many resamples of the images "
         "(with replacement, the same resamples for every method of a seed): intervals over seeds and images"
     )
+    image_subsets: list[int] | None = added_field(
+        help="each feature metric also records its values on random subsets of these sizes of the images (without "
+        "replacement, 25 per size, the same for every method of a seed; sizes not below the image count are "
+        "skipped): how well it separates the controls against the number of evaluation images"
+    )
     noise_floor: bool | list[Literal["retrained", "original", "attack"]] = added_field(
         False,
         help="the models whose comparisons get a noise floor: each metric against one of them is also measured "
@@ -158,6 +163,12 @@ class EvaluateConfig:
             raise ValueError("evaluate.feature_images must be at least 2 (or null for every image)")
         if self.image_bootstrap is not None and not 10 <= self.image_bootstrap <= 10_000:
             raise ValueError("evaluate.image_bootstrap must be between 10 and 10000 resamples (or null for none)")
+        if self.image_subsets is not None and (
+            not self.image_subsets
+            or any(n < 2 for n in self.image_subsets)
+            or self.image_subsets != sorted(set(self.image_subsets))
+        ):
+            raise ValueError("evaluate.image_subsets must list increasing subset sizes of at least 2 images")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,6 +146,41 @@ def separation_by_images(
     return out
 
 
+def _subset_controls(rows: list[dict], metric: dict) -> tuple[dict[int, dict], dict[int, dict]]:
+    """(retrained, starting model) D_F entries per seed, for a feature metric whose rows record its values on image
+    subsets (``evaluate.image_subsets``) and whose 'forgot' control is the retrained model's own row."""
+    found: dict[str, dict[int, dict]] = {FORGOT: {}, NOT_FORGOT: {}}
+    for row, control, entry in _control_entries(rows, metric):
+        if entry.get("subsets"):
+            found[control][row["seed"]] = entry
+    seeds = set(found[FORGOT]) & set(found[NOT_FORGOT])
+    return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
+
+
+def separation_by_subsets(metric: dict, forgot: dict[int, dict], kept: dict[int, dict]) -> dict[int, float]:
+    """Hedges' g between the two controls for each subset size every seed recorded: the median over the subsets
+    (subset k is the same images for both controls of a seed, as evaluation draws them per split and size) of g
+    between the seeds' values on subset k; and at all images (key: the smallest image count of any seed)."""
+    seeds = sorted(forgot)
+    entries = [forgot[s] for s in seeds] + [kept[s] for s in seeds]
+    sizes = set.intersection(*(set(entry["subsets"]) for entry in entries))
+    out: dict[int, float] = {}
+    for n in sorted(sizes, key=int):
+        found = []
+        for k in range(min(len(entry["subsets"][n]) for entry in entries)):
+            oriented = [_oriented(metric, [side[s]["subsets"][n][k] for s in seeds]) for side in (forgot, kept)]
+            g = None if oriented[0] is None else hedges_g(*oriented)
+            if g is not None:
+                found.append(g)
+        if found:
+            out[int(n)] = float(np.median(found))
+    oriented = [_oriented(metric, [side[s]["value"] for s in seeds]) for side in (forgot, kept)]
+    whole = None if oriented[0] is None else hedges_g(*oriented)
+    if whole is not None:
+        out[min(entry["images"] for entry in entries)] = whole
+    return out
+
+
 def _oriented(metric: dict, values: list[float]) -> list[float] | None:
     """The values turned so that higher is better on D_F (a target's distance, negated); None without a direction."""
     arrow = better(metric, "forget")
@@ -180,6 +215,7 @@ def render_validity(store: ResultStore) -> str:
     ]
     counted = defaultdict(int)
     by_images: list[tuple[str, str, str, dict[int, float]]] = []
+    by_subsets: list[tuple[str, str, str, dict[int, float]]] = []
     for name in store.suites():
         manifest = store.manifest(name)
         if manifest.get("tuning"):  # its controls are its base suite's cells again: counting them twice adds nothing
@@ -213,16 +249,22 @@ def render_validity(store: ResultStore) -> str:
                     f"| {name} | {setting} | {heading} | {format_mean(a)} ({source}) | {format_mean(b)} | {shown_g} | "
                     f"{'—' if p is None else f'{p:.2g}'} | {'yes' if separates else 'no'} |"
                 )
+                if source != "retrained":  # a floor is one number per seed: it has no images to resample
+                    continue
                 images_forgot, images_kept = _per_image_controls(members, metric)
                 if len(images_forgot) > 1:
                     by_images.append((name, setting, heading, separation_by_images(metric, images_forgot, images_kept)))
+                subsets_forgot, subsets_kept = _subset_controls(members, metric)
+                if len(subsets_forgot) > 1:
+                    found = separation_by_subsets(metric, subsets_forgot, subsets_kept)
+                    by_subsets.append((name, setting, heading, found))
     out += [
         "",
         f"{counted['separating']} of {counted['columns']} columns separate the controls at p < {ALPHA:g} in the "
         "direction their tables call better.",
         "",
     ]
-    return "\n".join(out + _render_by_images(by_images))
+    return "\n".join(out + _render_by_images(by_images) + _render_by_subsets(by_subsets))
 
 
 def _render_by_images(found: list[tuple[str, str, str, dict[int, float]]]) -> list[str]:
@@ -240,13 +282,35 @@ def _render_by_images(found: list[tuple[str, str, str, dict[int, float]]]) -> li
     ]
     if not found:
         return out + ["No committed rows keep per-image values yet (rows written since 2026-12-01 do).", ""]
-    out += [
-        "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in IMAGE_COUNTS) + " | all images |",
-        "|---|---|---|" + "---|" * (len(IMAGE_COUNTS) + 1),
+    return out + _g_table(found, IMAGE_COUNTS)
+
+
+def _render_by_subsets(found: list[tuple[str, str, str, dict[int, float]]]) -> list[str]:
+    """The third table: Hedges' g of each feature metric at each image-subset size its rows recorded."""
+    out = [
+        "## FID and KID against the number of evaluation images",
+        "",
+        "For the feature metrics whose rows record their values on random subsets of the evaluation images "
+        "(`evaluate.image_subsets`: 25 subsets per size, drawn without replacement, the same images for every model "
+        "of a seed) and whose 'forgot' control is the retrained model's own row: Hedges' g between the controls "
+        "computed on each subset (the median over the subsets), and on all images (the count in brackets). FID "
+        "and KID are not means over images, so this needs the metric recomputed on each subset at evaluation time.",
+        "",
+    ]
+    if not found:
+        return out + ["No committed rows record feature metrics on image subsets yet.", ""]
+    return out + _g_table(found, tuple(sorted({n for *_, by_n in found for n in by_n if n != max(by_n)})))
+
+
+def _g_table(found: list[tuple[str, str, str, dict[int, float]]], counts: tuple[int, ...]) -> list[str]:
+    """Rows of (suite, setting, column, {image count: g}); the largest count is 'all images'."""
+    out = [
+        "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in counts) + " | all images |",
+        "|---|---|---|" + "---|" * (len(counts) + 1),
     ]
     for name, setting, heading, by_n in found:
         whole = max(by_n) if by_n else None
-        cells = [_shown_g(by_n.get(n)) if n != whole else "—" for n in IMAGE_COUNTS]
+        cells = [_shown_g(by_n.get(n)) if n != whole else "—" for n in counts]
         last = "—" if whole is None else f"{_shown_g(by_n[whole])} ({whole})"
         out.append(f"| {name} | {setting} | {heading} | " + " | ".join(cells) + f" | {last} |")
     return out + [""]

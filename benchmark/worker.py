@@ -138,6 +138,7 @@ class CellWorker:
                 self.show_progress,
                 feature_images=self.suite.doc.evaluate.feature_images,
                 image_bootstrap=self.suite.doc.evaluate.image_bootstrap,
+                image_subsets=self.suite.doc.evaluate.image_subsets,
                 cache=self.features,
                 reference_keys=cell.reference_keys,
             )

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import unlearn_bench
 from test_runner import make_runner
 from unlearn_bench.errors import CellFailed, ConfigError
-from unlearn_bench.evaluate import image_resamples
+from unlearn_bench.evaluate import SUBSET_DRAWS, image_resamples, image_subsets_of
 from unlearn_bench.features import Extractor, WeightsNotFound, distribution_file, selection
 from unlearn_bench.leaderboard import FLOOR_LABEL, render
 from unlearn_bench.plugins import get_plugins
@@ -494,9 +494,11 @@ def test_a_noise_floor_against_the_original_model_compares_its_twin_features_wit
     assert "twin" not in runner.cells[0].needs and "original-twin" in runner.cells[0].needs
 
 
-def test_image_bootstrap_records_feature_metrics_on_the_same_resamples_for_every_method(pixels, tmp_path):
+def test_image_bootstrap_and_subsets_record_feature_metrics_on_the_same_images_for_every_method(pixels, tmp_path):
     text = feature_suite(pixels, tmp_path).read_text()
-    text = text.replace("evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, image_bootstrap: 20}")
+    text = text.replace(
+        "evaluate: {batch_size: 16}", "evaluate: {batch_size: 16, image_bootstrap: 20, image_subsets: [4, 8]}"
+    )
     path = pixels.write_suite(tmp_path, text=text)
     runner = make_runner(path, tmp_path, ["seeds=[0, 1]"])
     runner.run()
@@ -515,6 +517,13 @@ def test_image_bootstrap_records_feature_metrics_on_the_same_resamples_for_every
     # The resamples depend on the split's name and size alone: every method of a seed is drawn on the same ones.
     assert torch.equal(image_resamples("forget", 8, 20), image_resamples("forget", 8, 20))
     assert not torch.equal(image_resamples("forget", 8, 20), image_resamples("retain", 8, 20))
+    # Subsets: 4 of the 8 images without replacement (8, all of them, is the value itself), seeded alike.
+    assert set(fid["subsets"]) == {"4"} and len(fid["subsets"]["4"]) == SUBSET_DRAWS
+    assert len(set(fid["subsets"]["4"])) > 1 and fid["subsets"] != entry("none", "fid", "retain")["subsets"]
+    assert max(entry("retrain", "fid-retrained", "forget")["subsets"]["4"]) == pytest.approx(0, abs=1e-6)
+    subsets = image_subsets_of("forget", 8, 4)
+    assert subsets.shape == (SUBSET_DRAWS, 4) and all(len(set(row.tolist())) == 4 for row in subsets)
+    assert torch.equal(subsets, image_subsets_of("forget", 8, 4))
     text = render(runner.results.manifest("tiny"), list(rows.values()))
     section = text[text.index("## Feature metrics: the noise of seeds and of images") :]
     line = next(

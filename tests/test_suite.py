@@ -612,6 +612,13 @@ def test_image_bootstrap_needs_a_sensible_number_of_resamples(tmp_path, doc, cou
     assert err.key == "evaluate.image_bootstrap" and "between 10 and 10000" in err.message
 
 
+@pytest.mark.parametrize("sizes", [[], [1, 10], [30, 10], [10, 10]])
+def test_image_subsets_must_be_increasing_sizes_of_two_images_or_more(tmp_path, doc, sizes):
+    doc["evaluate"] = {"image_subsets": sizes}
+    err = config_error(write(tmp_path / "s.yaml", doc))
+    assert err.key == "evaluate.image_subsets" and "increasing subset sizes" in err.message
+
+
 def test_a_noise_floor_against_the_original_model_needs_one_trained_here(tmp_path, doc):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "model.pt")
     doc["models"][0]["checkpoint"] = str(tmp_path / "model.pt")

@@ -14,6 +14,7 @@ METRICS = [
     {"id": "fid-o", "display_name": "FID", "higher_is_better": False, "reference": "original"},
     {"id": "noise", "display_name": "Noisy", "higher_is_better": True, "reference": "ground-truth"},
 ]
+METHODS = ("no-unlearning", "retrain")
 
 
 def write_suite(root, values: dict[tuple[str, int], dict[str, tuple[float, float | None]]]) -> ResultStore:
@@ -117,3 +118,38 @@ def test_the_validity_page_tabulates_separation_by_image_count_from_rows_with_pe
     text = render_validity(store)
     line = next(line for line in text.splitlines() if line.startswith("| s | — | PSNR |") and "(8)" in line)
     assert line.split(" | ")[3] != "—" and line.endswith("(8) |")  # n = 5 computed; all 8 images at the end
+
+
+def test_a_floor_has_no_images_to_resample_so_columns_against_the_retrained_model_get_no_image_count_row(tmp_path):
+    values = {(m, s): {"fid-r": (5.0 + 30 * (m == "no-unlearning") + s, 4.0 + s)} for m in METHODS for s in (0, 1)}
+    store = write_suite(tmp_path, values)
+    for row in store.rows("s"):  # the retrained row's per-image values measure it against itself
+        row["metrics"][0]["per_image"] = [row["metrics"][0]["value"]] * 8
+        store.write("s", row)
+    text = render_validity(store)
+    assert "FID vs retrained" in text.split("## Separation against")[0]
+    assert "FID vs retrained" not in text.split("## Separation against")[1]
+
+
+def test_feature_metrics_recorded_on_image_subsets_get_their_separation_by_image_count(tmp_path):
+    """Synthetic FID on D_F: the retrained model sits 10 below the untouched one on average, but each subset of n
+    images adds noise of sd 40/sqrt(n) to both (the same subset for both controls of a seed, independent between
+    them), so g grows with n; the value on all 100 images has no such noise."""
+    generator = np.random.default_rng(3)
+    values = {(m, s): {"fid-o": (60.0 - 10 * (m == "retrain") + s, None)} for m in METHODS for s in (0, 1, 2)}
+    store = write_suite(tmp_path, values)
+    for row in store.rows("s"):
+        entry = row["metrics"][0]
+        entry["images"] = 100
+        entry["subsets"] = {
+            str(n): list(entry["value"] + 40 / np.sqrt(n) * generator.standard_normal(25)) for n in (3, 30)
+        }
+        # Without an attack, 'FID vs original' would compare the starting model with itself: a poisoned suite.
+        row["config"]["attack"] = {"name": "backdoor"}
+        store.write("s", row)
+    text = render_validity(store)
+    section = text[text.index("## FID and KID against the number of evaluation images") :]
+    assert "| n = 3 | n = 30 | all images |" in section
+    line = next(line for line in section.splitlines() if line.startswith("| s | — | FID vs original |"))
+    g3, g30, whole = (float(cell.split(" ")[0]) for cell in line.strip(" |").split(" | ")[3:])
+    assert 0 < g3 < g30 < whole and line.endswith("(100) |")
