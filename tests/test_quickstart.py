@@ -79,8 +79,19 @@ def test_quickstart_end_to_end(tmp_path, monkeypatch, capsys):
         "mia/tpr-loss",
         "mia/auc-reference",
         "mia/tpr-reference",
+        "forget-score/score",
     }
     assert row["audit"]["mia"]["members"] == 40 and row["audit"]["mia"]["nonmembers"] == 5
+    # The forget score: exactly 0 for the model unlearning starts from and 1 for the retrained one on D_F, and every
+    # metric against the retrained model carries the floor of a second retrained model.
+    by_method = {r["cell"]["axes"]["method"]: r for r in rows}
+    score = {
+        m: next(e for e in r["metrics"] if e["metric"] == "forget-score/score" and e["split"] == "forget")
+        for m, r in by_method.items()
+    }
+    assert score["no-unlearning"]["value"] == 0 and score["retrain"]["value"] == pytest.approx(1)
+    assert all("floor" in m for m in metrics if m["reference"] == "retrained")
+    assert "Forget score → 1 D_F" in board
     capsys.readouterr()
     assert main(args) == 0  # nothing left to do
     assert f"0 ran, {len(labels)} up to date" in capsys.readouterr().out

@@ -115,8 +115,8 @@ def test_ray_gives_the_in_process_results_and_builds_each_upstream_model_once(tm
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # Each shared upstream model was one task: one log each, one stored model each.
     logs = sorted(p.name.split("-")[1] for p in (store(tmp_path, "ray") / "logs").glob("upstream-*"))
-    assert logs == ["original", "retrained", "shadow"]
-    for kind in ("original", "retrained", "shadow"):
+    assert logs == ["original", "retrained", "shadow", "twin"]
+    for kind in ("original", "retrained", "shadow", "twin"):
         assert len(list((tmp_path / "ray" / "artefacts" / kind).rglob("*.pt"))) == 1
     assert len(list((store(tmp_path, "ray") / "logs").glob("fmnist__*.log"))) == CELLS
     board = (tmp_path / "ray" / "leaderboard" / "quickstart.md").read_text()
