@@ -291,8 +291,8 @@ def _render_by_subsets(found: list[tuple[str, str, str, dict[int, float]]]) -> l
         "## FID and KID against the number of evaluation images",
         "",
         "For the feature metrics whose rows record their values on random subsets of the evaluation images "
-        "(`evaluate.image_subsets`: 25 subsets per size, drawn without replacement, the same images for every model "
-        "of a seed) and whose 'forgot' control is the retrained model's own row: Hedges' g between the controls "
+        "(`evaluate.image_subsets`: random subsets of each size, drawn without replacement, the same images for every "
+        "model of a seed) and whose 'forgot' control is the retrained model's own row: Hedges' g between the controls "
         "computed on each subset (the median over the subsets), and on all images (the count in brackets). FID "
         "and KID are not means over images, so this needs the metric recomputed on each subset at evaluation time.",
         "",
