@@ -394,3 +394,36 @@ def tuning_figures(suite: str, manifest: dict, picked: dict[tuple, dict]) -> dic
         ax.legend(fontsize=7)
         out[tuning_name(suite, combo)] = png(figure)
     return out
+
+
+SEPARATION_RANGE = (-3.0, 10.0)  # Hedges' g drawn within this range (a constant control separates infinitely)
+
+
+def separation_figure(panels: list[tuple[str, list[tuple[str, str, str, dict[int, float]]]]]) -> bytes:
+    """Hedges' g between the known controls (y) against the number of evaluation images (x, log scale), one panel per
+    (title, curves) and one line per curve (suite, setting, column, {images: g}), coloured by column within a panel."""
+    figure = Figure(figsize=(5.2 * len(panels), 4.4), dpi=100)
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    low, high = SEPARATION_RANGE
+    for ax, (title, curves) in zip(axes, panels):
+        headings = sorted({heading for _, _, heading, _ in curves})
+        colours = {heading: f"C{i % 10}" for i, heading in enumerate(headings)}
+        labelled = set()
+        for _, _, heading, by_n in curves:
+            counts = sorted(by_n)
+            ax.plot(
+                counts,
+                np.clip([by_n[n] for n in counts], low, high),
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                color=colours[heading],
+                label=None if heading in labelled else heading,
+            )
+            labelled.add(heading)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_ylim(low - 0.3, high + 0.3)
+        ax.set(title=title, xlabel="evaluation images per seed", ylabel=f"Hedges' g (clipped to {low:g}…{high:g})")
+        ax.legend(fontsize=6)
+    return png(figure)

@@ -24,6 +24,7 @@ from .figures import (
     output_grids,
     relearn_curves,
     same_picture,
+    separation_figure,
     tradeoff_figures,
     tuning_figures,
 )
@@ -44,7 +45,8 @@ from .stats import (
 from .suite import load_suite
 from .suitefile import merged_yaml
 from .tuning import choices, describe_assignment, rule_of, settings, view
-from .validity import render_validity
+from .validity import FIGURE as VALIDITY_FIGURE
+from .validity import survey
 
 SPLIT_LABELS = {"retain": "D_R", "forget": "D_F", "unseen": "D_U"}
 VALIDITY = "metric-validity.md"
@@ -837,13 +839,19 @@ def write_leaderboards(
     """
     changed, unchanged = [], []
     if index:
-        for file, text in (("README.md", render_index(store, suites_dir)), (VALIDITY, render_validity(store))):
-            path = Path(out_dir) / file
-            data = text.encode()
-            same = path.is_file() and path.read_bytes() == data
-            (unchanged if same else changed).append(path)
-            if not same and not check:
-                atomic_write_bytes(path, data)
+        validity = survey(store)
+        files = {"README.md": render_index(store, suites_dir).encode(), VALIDITY: validity.markdown.encode()}
+        panels = [
+            (title, curves)
+            for title, curves in (
+                ("means over images (PSNR, backdoor rate)", validity.by_images),
+                ("FID and KID on image subsets", validity.by_subsets),
+            )
+            if curves
+        ]
+        if panels:
+            files[VALIDITY_FIGURE] = separation_figure(panels)
+        _write(Path(out_dir), files, check, changed, unchanged)
     for name in suites if suites is not None else store.suites():
         manifest = store.manifest(name)
         if manifest is None:
@@ -861,11 +869,17 @@ def write_leaderboards(
             | (tuning_figures(name, manifest, picked) if picked else {})
         )
         files = {f"{name}.md": render(manifest, all_rows, list(figures)).encode(), **figures}
-        for file, data in files.items():
-            path = Path(out_dir) / file
-            old = path.read_bytes() if path.is_file() else None
-            same = old is not None and (old == data if file.endswith(".md") else same_picture(old, data))
-            (unchanged if same else changed).append(path)
-            if not same and not check:
-                atomic_write_bytes(path, data)
+        _write(Path(out_dir), files, check, changed, unchanged)
     return changed, unchanged
+
+
+def _write(out_dir: Path, files: dict[str, bytes], check: bool, changed: list[Path], unchanged: list[Path]) -> None:
+    """Write each file whose bytes differ (a figure: whose picture differs) and sort its path into ``changed`` or
+    ``unchanged``; with ``check``, write nothing."""
+    for file, data in files.items():
+        path = out_dir / file
+        old = path.read_bytes() if path.is_file() else None
+        same = old is not None and (old == data if file.endswith(".md") else same_picture(old, data))
+        (unchanged if same else changed).append(path)
+        if not same and not check:
+            atomic_write_bytes(path, data)

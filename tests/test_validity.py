@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from unlearn_bench.leaderboard import write_leaderboards
 from unlearn_bench.results import ResultStore, dump
-from unlearn_bench.validity import hedges_g, render_validity
+from unlearn_bench.validity import FIGURE, hedges_g, render_validity
 
 METRICS = [
     {"id": "psnr", "display_name": "PSNR", "higher_is_better": True, "reference": "ground-truth"},
@@ -42,6 +43,8 @@ def write_suite(root, values: dict[tuple[str, int], dict[str, tuple[float, float
         | {"method": [{"id": "no-unlearning", "label": "none"}, {"id": "retrain", "label": "retrained"}]},
         "metrics": METRICS,
         "cells": cells,
+        "tables": [],
+        "seeds": sorted({seed for _, seed in values}),
     }
     (root / "s" / "suite.json").write_bytes(dump(manifest))
     return store
@@ -153,3 +156,8 @@ def test_feature_metrics_recorded_on_image_subsets_get_their_separation_by_image
     line = next(line for line in section.splitlines() if line.startswith("| s | — | FID vs original |"))
     g3, g30, whole = (float(cell.split(" ")[0]) for cell in line.strip(" |").split(" | ")[3:])
     assert 0 < g3 < g30 < whole and line.endswith("(100) |")
+    # The page shows the curves as a figure, written beside it and then up to date.
+    assert f"]({FIGURE})" in text
+    changed, _ = write_leaderboards(store, tmp_path / "out", suites=[])
+    assert (tmp_path / "out" / FIGURE).read_bytes().startswith(b"\x89PNG") and tmp_path / "out" / FIGURE in changed
+    assert write_leaderboards(store, tmp_path / "out", suites=[], check=True)[0] == []
