@@ -81,6 +81,25 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "UNLEARN_BENCH_CACHE": str(tmp_path / "shared-cache"), "RAY_DISABLE_USAGE_STATS": "1"}
 
 
+# A local Ray that starts and runs one trivial task: without it, the tests below would only time out.
+PROBE = (
+    "import ray; ray.init(num_cpus=1, include_dashboard=False); "
+    "assert ray.get(ray.remote(lambda: 1).remote()) == 1; ray.shutdown()"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray_starts(tmp_path_factory) -> None:
+    """Skip the module where a local Ray cluster hangs while starting (a machine-level fault reported against Ray,
+    e.g. ray-project/ray#48625, that no test here could pass); a Ray that fails with an error fails the tests."""
+    env = environment(tmp_path_factory.mktemp("ray-probe"))
+    try:
+        probe = run_driver([sys.executable, "-c", PROBE], env, timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.skip("a local Ray cluster did not start and run one task within 180 s on this machine")
+    assert probe.returncode == 0, probe.stderr[-2000:]
+
+
 def store(tmp_path: Path, name: str) -> Path:
     return tmp_path / name / "results" / "quickstart"
 
