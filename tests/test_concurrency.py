@@ -79,7 +79,8 @@ def test_runs_killed_at_random_points_resume_to_the_numbers_of_an_uninterrupted_
         child.join(timeout=draw.uniform(0.05, 0.6) * whole)
         if child.is_alive():
             os.kill(child.pid, signal.SIGKILL)
-            child.join()
+            child.join(timeout=60)
+            assert not child.is_alive(), "a killed run did not die within 60 s"
             kills += 1
     assert kills >= 1  # at least one run really was killed mid-way
     resumed = make_runner(path, tmp_path / "killed")
