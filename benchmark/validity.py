@@ -158,28 +158,41 @@ def _subset_controls(rows: list[dict], metric: dict) -> tuple[dict[int, dict], d
     return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
 
 
-def separation_by_subsets(metric: dict, forgot: dict[int, dict], kept: dict[int, dict]) -> dict[int, float]:
-    """Hedges' g between the two controls for each subset size every seed recorded: the median over the subsets
-    (subset k is the same images for both controls of a seed, as evaluation draws them per split and size) of g
-    between the seeds' values on subset k; and at all images (key: the smallest image count of any seed)."""
+def separation_by_subsets(
+    metric: dict, forgot: dict[int, dict], kept: dict[int, dict]
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Hedges' g and the paired t-test's p between the two controls for each subset size every seed recorded: the
+    medians over the subsets (subset k is the same images for both controls of a seed, as evaluation draws them per
+    split and size) of g and p between the seeds' values on subset k; and at all images (key: the smallest image
+    count of any seed)."""
     seeds = sorted(forgot)
     entries = [forgot[s] for s in seeds] + [kept[s] for s in seeds]
     sizes = set.intersection(*(set(entry["subsets"]) for entry in entries))
-    out: dict[int, float] = {}
+    g_by_n: dict[int, float] = {}
+    p_by_n: dict[int, float] = {}
+
+    def compare(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+        oriented = (_oriented(metric, a), _oriented(metric, b))
+        if oriented[0] is None:
+            return None, None
+        return hedges_g(*oriented), paired_p(dict(zip(seeds, oriented[0])), dict(zip(seeds, oriented[1])))
+
     for n in sorted(sizes, key=int):
-        found = []
-        for k in range(min(len(entry["subsets"][n]) for entry in entries)):
-            oriented = [_oriented(metric, [side[s]["subsets"][n][k] for s in seeds]) for side in (forgot, kept)]
-            g = None if oriented[0] is None else hedges_g(*oriented)
-            if g is not None:
-                found.append(g)
-        if found:
-            out[int(n)] = float(np.median(found))
-    oriented = [_oriented(metric, [side[s]["value"] for s in seeds]) for side in (forgot, kept)]
-    whole = None if oriented[0] is None else hedges_g(*oriented)
-    if whole is not None:
-        out[min(entry["images"] for entry in entries)] = whole
-    return out
+        found = [
+            compare(*([side[s]["subsets"][n][k] for s in seeds] for side in (forgot, kept)))
+            for k in range(min(len(entry["subsets"][n]) for entry in entries))
+        ]
+        if gs := [g for g, _ in found if g is not None]:
+            g_by_n[int(n)] = float(np.median(gs))
+        if ps := [p for _, p in found if p is not None]:
+            p_by_n[int(n)] = float(np.median(ps))
+    whole = min(entry["images"] for entry in entries)
+    g, p = compare(*([side[s]["value"] for s in seeds] for side in (forgot, kept)))
+    if g is not None:
+        g_by_n[whole] = g
+    if p is not None:
+        p_by_n[whole] = p
+    return g_by_n, p_by_n
 
 
 def _oriented(metric: dict, values: list[float]) -> list[float] | None:
@@ -205,6 +218,7 @@ class Validity:
     markdown: str
     by_images: list[Curve]
     by_subsets: list[Curve]
+    subset_p: list[dict[int, float]]  # the paired t-test's p of each curve of ``by_subsets``, by image count
 
 
 def render_validity(store: ResultStore) -> str:
@@ -238,6 +252,7 @@ def survey(store: ResultStore) -> Validity:
     counted = defaultdict(int)
     by_images: list[Curve] = []
     by_subsets: list[Curve] = []
+    subset_p: list[dict[int, float]] = []
     for name in store.suites():
         manifest = store.manifest(name)
         if manifest.get("tuning"):  # its controls are its base suite's cells again: counting them twice adds nothing
@@ -278,8 +293,9 @@ def survey(store: ResultStore) -> Validity:
                     by_images.append((name, setting, heading, separation_by_images(metric, images_forgot, images_kept)))
                 subsets_forgot, subsets_kept = _subset_controls(members, metric)
                 if len(subsets_forgot) > 1:
-                    found = separation_by_subsets(metric, subsets_forgot, subsets_kept)
-                    by_subsets.append((name, setting, heading, found))
+                    g_by_n, p_by_n = separation_by_subsets(metric, subsets_forgot, subsets_kept)
+                    by_subsets.append((name, setting, heading, g_by_n))
+                    subset_p.append(p_by_n)
     out += [
         "",
         f"{counted['separating']} of {counted['columns']} columns separate the controls at p < {ALPHA:g} in the "
@@ -294,8 +310,8 @@ def survey(store: ResultStore) -> Validity:
             "column; g is clipped to the plot's range.",
             "",
         ]
-    markdown = "\n".join(out + _render_by_images(by_images) + _render_by_subsets(by_subsets))
-    return Validity(markdown, by_images, by_subsets)
+    markdown = "\n".join(out + _render_by_images(by_images) + _render_by_subsets(by_subsets, subset_p))
+    return Validity(markdown, by_images, by_subsets, subset_p)
 
 
 def _render_by_images(found: list[Curve]) -> list[str]:
@@ -316,7 +332,7 @@ def _render_by_images(found: list[Curve]) -> list[str]:
     return out + _g_table(found, IMAGE_COUNTS)
 
 
-def _render_by_subsets(found: list[Curve]) -> list[str]:
+def _render_by_subsets(found: list[Curve], p_values: list[dict[int, float]]) -> list[str]:
     """The third table: Hedges' g of each feature metric at each image-subset size its rows recorded."""
     out = [
         "## FID and KID against the number of evaluation images",
@@ -324,27 +340,35 @@ def _render_by_subsets(found: list[Curve]) -> list[str]:
         "For the feature metrics whose rows record their values on random subsets of the evaluation images "
         "(`evaluate.image_subsets`: random subsets of each size, drawn without replacement, the same images for every "
         "model of a seed) and whose 'forgot' control is the retrained model's own row: Hedges' g between the controls "
-        "computed on each subset (the median over the subsets), and on all images (the count in brackets). FID "
-        "and KID are not means over images, so this needs the metric recomputed on each subset at evaluation time.",
+        "and the p of the t-test paired over seeds, each computed on every subset (the medians over the subsets), and "
+        "on all images (the count in brackets). FID and KID are not means over images, so this needs the metric "
+        "recomputed on each subset at evaluation time.",
         "",
     ]
     if not found:
         return out + ["No committed rows record feature metrics on image subsets yet.", ""]
-    return out + _g_table(found, tuple(sorted({n for *_, by_n in found for n in by_n if n != max(by_n)})))
+    counts = tuple(sorted({n for *_, by_n in found for n in by_n if n != max(by_n)}))
+    return out + _g_table(found, counts, p_values)
 
 
-def _g_table(found: list[Curve], counts: tuple[int, ...]) -> list[str]:
-    """Rows of (suite, setting, column, {image count: g}); the largest count is 'all images'."""
+def _g_table(found: list[Curve], counts: tuple[int, ...], p_values: list[dict[int, float]] | None = None) -> list[str]:
+    """Rows of (suite, setting, column, {image count: g}), with each count's p where ``p_values`` (one dict per row)
+    gives it; the largest count is 'all images'."""
     out = [
         "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in counts) + " | all images |",
         "|---|---|---|" + "---|" * (len(counts) + 1),
     ]
-    for name, setting, heading, by_n in found:
+    for number, (name, setting, heading, by_n) in enumerate(found):
+        p_by_n = p_values[number] if p_values else {}
         whole = max(by_n) if by_n else None
-        cells = [_shown_g(by_n.get(n)) if n != whole else "—" for n in counts]
-        last = "—" if whole is None else f"{_shown_g(by_n[whole])} ({whole})"
+        cells = [_shown_g_p(by_n, p_by_n, n) if n != whole else "—" for n in counts]
+        last = "—" if whole is None else f"{_shown_g_p(by_n, p_by_n, whole)} ({whole})"
         out.append(f"| {name} | {setting} | {heading} | " + " | ".join(cells) + f" | {last} |")
     return out + [""]
+
+
+def _shown_g_p(g_by_n: dict[int, float], p_by_n: dict[int, float], n: int) -> str:
+    return _shown_g(g_by_n.get(n)) + (f", p {p_by_n[n]:.2g}" if n in p_by_n else "")
 
 
 def _shown_g(g: float | None) -> str:

@@ -154,8 +154,12 @@ def test_feature_metrics_recorded_on_image_subsets_get_their_separation_by_image
     section = text[text.index("## FID and KID against the number of evaluation images") :]
     assert "| n = 3 | n = 30 | all images |" in section
     line = next(line for line in section.splitlines() if line.startswith("| s | — | FID vs original |"))
-    g3, g30, whole = (float(cell.split(" ")[0]) for cell in line.strip(" |").split(" | ")[3:])
+    cells = line.strip(" |").split(" | ")[3:]
+    g3, g30, whole = (float(cell.split(",")[0]) for cell in cells)
     assert 0 < g3 < g30 < whole and line.endswith("(100) |")
+    # Each count also gives the paired t-test's p over the seeds (median over the subsets): smaller with more images.
+    p3, p30, p_whole = (float(cell.split("p ")[1].split(" ")[0]) for cell in cells)
+    assert 1 >= p3 > p30 >= p_whole >= 0
     # The page shows the curves as a figure, written beside it and then up to date.
     assert f"]({FIGURE})" in text
     changed, _ = write_leaderboards(store, tmp_path / "out", suites=[])
