@@ -93,13 +93,14 @@ def _controls(rows: list[dict], metric: dict) -> tuple[dict[int, float], dict[in
     return retrained, kept, "retrained"
 
 
-def _per_image_controls(rows: list[dict], metric: dict) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
-    """(retrained, starting model) per-image values on D_F per seed, for a column whose rows keep them and whose
-    'forgot' control is the retrained model's own row (a floor is one number: it has no images to resample)."""
-    found: dict[str, dict[int, list[float]]] = {FORGOT: {}, NOT_FORGOT: {}}
+def _controls_with(rows: list[dict], metric: dict, field: str) -> tuple[dict[int, dict], dict[int, dict]]:
+    """(retrained, starting model) D_F entries per seed that hold ``field`` (``per_image`` values, ``subsets``), for
+    the seeds both controls have; for a column whose 'forgot' control is the retrained model's own row (a floor is
+    one number: it has no images to resample)."""
+    found: dict[str, dict[int, dict]] = {FORGOT: {}, NOT_FORGOT: {}}
     for row, control, entry in _control_entries(rows, metric):
-        if entry.get("per_image"):
-            found[control][row["seed"]] = entry["per_image"]
+        if entry.get(field):
+            found[control][row["seed"]] = entry
     seeds = set(found[FORGOT]) & set(found[NOT_FORGOT])
     return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
 
@@ -147,17 +148,6 @@ def separation_by_images(
     return out
 
 
-def _subset_controls(rows: list[dict], metric: dict) -> tuple[dict[int, dict], dict[int, dict]]:
-    """(retrained, starting model) D_F entries per seed, for a feature metric whose rows record its values on image
-    subsets (``evaluate.image_subsets``) and whose 'forgot' control is the retrained model's own row."""
-    found: dict[str, dict[int, dict]] = {FORGOT: {}, NOT_FORGOT: {}}
-    for row, control, entry in _control_entries(rows, metric):
-        if entry.get("subsets"):
-            found[control][row["seed"]] = entry
-    seeds = set(found[FORGOT]) & set(found[NOT_FORGOT])
-    return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
-
-
 def separation_by_subsets(
     metric: dict, forgot: dict[int, dict], kept: dict[int, dict]
 ) -> tuple[dict[int, float], dict[int, float]]:
@@ -171,15 +161,11 @@ def separation_by_subsets(
     g_by_n: dict[int, float] = {}
     p_by_n: dict[int, float] = {}
 
-    def compare(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
-        oriented = (_oriented(metric, a), _oriented(metric, b))
-        if oriented[0] is None:
-            return None, None
-        return hedges_g(*oriented), paired_p(dict(zip(seeds, oriented[0])), dict(zip(seeds, oriented[1])))
-
     for n in sorted(sizes, key=int):
         found = [
-            compare(*([side[s]["subsets"][n][k] for s in seeds] for side in (forgot, kept)))
+            _separation(
+                metric, {s: forgot[s]["subsets"][n][k] for s in seeds}, {s: kept[s]["subsets"][n][k] for s in seeds}
+            )
             for k in range(min(len(entry["subsets"][n]) for entry in entries))
         ]
         if gs := [g for g, _ in found if g is not None]:
@@ -187,12 +173,21 @@ def separation_by_subsets(
         if ps := [p for _, p in found if p is not None]:
             p_by_n[int(n)] = float(np.median(ps))
     whole = min(entry["images"] for entry in entries)
-    g, p = compare(*([side[s]["value"] for s in seeds] for side in (forgot, kept)))
+    g, p = _separation(metric, {s: forgot[s]["value"] for s in seeds}, {s: kept[s]["value"] for s in seeds})
     if g is not None:
         g_by_n[whole] = g
     if p is not None:
         p_by_n[whole] = p
     return g_by_n, p_by_n
+
+
+def _separation(metric: dict, forgot: dict[int, float], kept: dict[int, float]) -> tuple[float | None, float | None]:
+    """(Hedges' g, the p of a t-test paired over seeds) between the controls' values per seed, turned so that higher
+    is better on D_F; (None, None) for a column without a direction."""
+    oriented = (_oriented(metric, list(forgot.values())), _oriented(metric, list(kept.values())))
+    if oriented[0] is None:
+        return None, None
+    return hedges_g(*oriented), paired_p(dict(zip(forgot, oriented[0])), dict(zip(kept, oriented[1])))
 
 
 def _oriented(metric: dict, values: list[float]) -> list[float] | None:
@@ -269,12 +264,10 @@ def survey(store: ResultStore) -> Validity:
                 forgot, kept, source = _controls(members, metric)
                 if not forgot or not kept:
                     continue
+                if _oriented(metric, []) is None:
+                    continue  # a column without a direction cannot say which control is better
                 a, b = list(forgot.values()), list(kept.values())
-                oriented = (_oriented(metric, a), _oriented(metric, b))
-                if oriented[0] is None:
-                    continue
-                g = hedges_g(*oriented)
-                p = paired_p(dict(zip(forgot, oriented[0])), dict(zip(kept, oriented[1])))
+                g, p = _separation(metric, forgot, kept)
                 separates = p is not None and p < ALPHA and g is not None and g > 0
                 counted["columns"] += 1
                 counted["separating"] += separates
@@ -288,10 +281,15 @@ def survey(store: ResultStore) -> Validity:
                 )
                 if source != "retrained":  # a floor is one number per seed: it has no images to resample
                     continue
-                images_forgot, images_kept = _per_image_controls(members, metric)
+                images_forgot, images_kept = _controls_with(members, metric, "per_image")
                 if len(images_forgot) > 1:
-                    by_images.append((name, setting, heading, separation_by_images(metric, images_forgot, images_kept)))
-                subsets_forgot, subsets_kept = _subset_controls(members, metric)
+                    found = separation_by_images(
+                        metric,
+                        {seed: entry["per_image"] for seed, entry in images_forgot.items()},
+                        {seed: entry["per_image"] for seed, entry in images_kept.items()},
+                    )
+                    by_images.append((name, setting, heading, found))
+                subsets_forgot, subsets_kept = _controls_with(members, metric, "subsets")
                 if len(subsets_forgot) > 1:
                     g_by_n, p_by_n = separation_by_subsets(metric, subsets_forgot, subsets_kept)
                     by_subsets.append((name, setting, heading, g_by_n))
