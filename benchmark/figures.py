@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .columns import attack_took, floor_of
 from .results import ResultStore
-from .stats import half_width
+from .stats import half_width, ratio_noise
 from .tuning import bound_value, settings
 
 PAD, GAP = 2, 10  # pixels between tiles and between the D_F and D_R blocks
@@ -226,18 +226,18 @@ def tradeoff_name(suite: str, combo: tuple) -> str:
     return f"{suite}-tradeoff-{'-'.join(combo)}.png"
 
 
-def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[float | None, float | None]:
-    """(value, noise floor) of a measure of the audit plugin ``plugin`` in one row."""
+def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[dict | None, float | None]:
+    """(the row's metric entry, its noise floor) of a measure of the audit plugin ``plugin`` in one row."""
     for m in row["metrics"]:
         if m["name"] == plugin and m["metric"].endswith(f"/{measure}") and m["split"] == split:
-            return m["value"], floor_of(row, m["metric"], split)
+            return m, floor_of(row, m["metric"], split)
     return None, None
 
 
-def _retain_psnr(row: dict) -> float | None:
+def _retain_psnr(row: dict) -> dict | None:
     return next(
         (
-            m["value"]
+            m
             for m in row["metrics"]
             if m["name"] == "psnr" and m["reference"] == "ground-truth" and m["split"] == "retain"
         ),
@@ -245,14 +245,27 @@ def _retain_psnr(row: dict) -> float | None:
     )
 
 
+def _error_bar(values: list[float], terms: list[tuple[list[float], list[float]]]) -> float | list[list[float]]:
+    """The 95 % t-interval's half-width over seeds; with one seed, the bootstrap interval over its images (each
+    image's numerator and denominator terms: ``stats.ratio_noise``) as (below, above) the value; 0 without either."""
+    if len(values) > 1:
+        return half_width(values) or 0.0
+    noise = ratio_noise(terms) if len(terms) == 1 else None
+    if noise is None:
+        return 0.0
+    return [[max(values[0] - noise["low"], 0.0)], [max(noise["high"] - values[0], 0.0)]]
+
+
 def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[str, bytes]:
     """Forget score on D_F (x) against PSNR on D_R against the ground truth (y), one point per method (mean over
-    seeds, bars = 95 % t-intervals), the retrained model's noise floor as a dashed line. One figure per dataset × task
-    × model of a suite that runs the ``forget-score`` audit and PSNR against the ground truth."""
+    seeds, bars = 95 % t-intervals; with one seed, bootstrap intervals over its images), the retrained model's noise
+    floor as a dashed line. One figure per dataset × task × model of a suite that runs the ``forget-score`` audit and
+    PSNR against the ground truth."""
     labels = {m["id"]: m["label"] for m in manifest["axes"]["method"]}
     out = {}
     for combo in dict.fromkeys((c["dataset"], c["task"], c["model"]) for c in manifest["cells"]):
-        points: dict[str, tuple[list[float], list[float]]] = {}
+        # per method: forget scores, retain PSNRs, and each seed's image terms of both
+        points: dict[str, tuple[list[float], list[float], list, list]] = {}
         floors: list[float] = []
         for cell in manifest["cells"]:
             row = rows.get(cell["id"])
@@ -262,21 +275,26 @@ def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[
             utility = _retain_psnr(row)
             if score is None or utility is None:
                 continue
-            xs, ys = points.setdefault(cell["method"], ([], []))
-            xs.append(score)
-            ys.append(utility)
+            xs, ys, x_terms, y_terms = points.setdefault(cell["method"], ([], [], [], []))
+            xs.append(score["value"])
+            ys.append(utility["value"])
+            audit = (row.get("audit") or {}).get(score["metric"].split("/")[0]) or {}
+            if terms := (audit.get("per_image") or {}).get("forget"):
+                x_terms.append((terms["numerator"], terms["denominator"]))
+            if utility.get("per_image"):
+                y_terms.append((utility["per_image"], [1.0] * len(utility["per_image"])))
             if floor is not None and cell["method"] == manifest["axes"]["method"][0]["id"]:
                 floors.append(floor)
         if not points:
             continue
         figure = Figure(figsize=(6, 4.2), dpi=100)
         ax = figure.subplots()
-        for number, (method, (xs, ys)) in enumerate(points.items()):
+        for number, (method, (xs, ys, x_terms, y_terms)) in enumerate(points.items()):
             ax.errorbar(
                 float(np.mean(xs)),
                 float(np.mean(ys)),
-                xerr=half_width(xs) or 0,
-                yerr=half_width(ys) or 0,
+                xerr=_error_bar(xs, x_terms),
+                yerr=_error_bar(ys, y_terms),
                 fmt="os^vDPX*"[number % 8],
                 capsize=3,
                 label=labels.get(method, method),

@@ -509,16 +509,16 @@ def _forget_terms(row: dict[str, Any], split: str = "forget") -> tuple[list[floa
 
 def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | None:
     """A noise table's numbers for one method's per-seed image terms: the mean, its t-interval over seeds, the
-    two-level bootstrap interval, the image counts and the share of the between-seed variance that resampling
-    images reproduces (``stats.ratio_noise``); None with fewer than two seeds."""
-    noise = ratio_noise(seeds) if len(seeds) > 1 else None
+    two-level bootstrap interval (with one seed, over its images alone), the image counts and the share of the
+    between-seed variance that resampling images reproduces (``stats.ratio_noise``)."""
+    noise = ratio_noise(seeds) if seeds else None
     return None if noise is None else _noise_line(noise, [len(top) for top, _ in seeds])
 
 
 def _draw_cells(seeds: list[tuple[float, list[float], int]]) -> list[str] | None:
     """:func:`_noise_cells` for a feature metric: per seed its value, its values on resampled images and the image
     count (``stats.draws_noise``)."""
-    noise = draws_noise([(value, draws) for value, draws, _ in seeds]) if len(seeds) > 1 else None
+    noise = draws_noise([(value, draws) for value, draws, _ in seeds]) if seeds else None
     return None if noise is None else _noise_line(noise, [images for _, _, images in seeds])
 
 
@@ -530,9 +530,10 @@ def _noise_line(noise: dict[str, Any], images: list[int]) -> list[str]:
         return f"{0.0 if abs(value) < ROUNDING else value:.3f}"
 
     share = noise["within"] / noise["between"] if noise["between"] and noise["between"] > ROUNDING**2 else None
+    spread = half_width(noise["per_seed"])
     return [
         fixed(noise["mean"]),
-        f"± {fixed(half_width(noise['per_seed']))}",
+        "—" if spread is None else f"± {fixed(spread)}",
         f"[{fixed(noise['low'])}, {fixed(noise['high'])}]",
         "/".join(str(n) for n in images),
         "—" if share is None else f"{share:.2f}",
@@ -585,7 +586,7 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
             "variance between seeds. Near 1, more evaluation images would narrow the interval; near 0, the spread "
             "comes from training and only more seeds will. The two-level bootstrap (seeds, then images) is shown "
             "beside the t-interval, not instead of it: with 2–3 seeds it has few distinct resamples and comes out too "
-            "narrow.",
+            "narrow. With one seed it is over that seed's images alone, and there is no t-interval.",
             "",
             tabulate(
                 table, headers=["Method", "Forget score D_F", *NOISE_HEADERS], tablefmt="github", disable_numparse=True

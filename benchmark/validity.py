@@ -112,40 +112,39 @@ def separation_by_images(
     counts: tuple[int, ...] = IMAGE_COUNTS,
     draws: int = DRAWS,
     seed: int = 0,
-) -> dict[int, float]:
-    """Hedges' g between the two controls when each seed's value is the mean over only ``n`` of its evaluation images
-    (the median over ``draws`` random subsets, the same images for both controls where a seed's two rows have the
-    same number of images, as they do when they share the split), for each ``n`` of ``counts`` that every seed has,
-    and at all of its images (key: the smallest image count of any seed)."""
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Hedges' g and the paired t-test's p between the two controls when each seed's value is the mean over only
+    ``n`` of its evaluation images (the medians over ``draws`` random subsets, the same images for both controls
+    where a seed's two rows have the same number of images, as they do when they share the split), for each ``n`` of
+    ``counts`` that every seed has, and at all of its images (key: the smallest image count of any seed)."""
     generator = np.random.default_rng(seed)
     seeds = sorted(forgot)
     available = min(min(len(forgot[s]), len(kept[s])) for s in seeds)
     arrays = {s: (np.asarray(forgot[s], dtype=float), np.asarray(kept[s], dtype=float)) for s in seeds}
+    g_by_n: dict[int, float] = {}
+    p_by_n: dict[int, float] = {}
 
-    def g_of(a: list[float], b: list[float]) -> float | None:
-        oriented = (_oriented(metric, a), _oriented(metric, b))
-        return None if oriented[0] is None else hedges_g(*oriented)
+    def record(n: int, found: list[tuple[float | None, float | None]]) -> None:
+        if gs := [g for g, _ in found if g is not None]:
+            g_by_n[n] = float(np.median(gs))
+        if ps := [p for _, p in found if p is not None]:
+            p_by_n[n] = float(np.median(ps))
 
-    out: dict[int, float] = {}
     for n in [c for c in counts if c < available]:
         found = []
         for _ in range(draws):
-            a, b = [], []
+            a, b = {}, {}
             for s in seeds:
                 x, y = arrays[s]
                 pick = generator.choice(len(x), n, replace=False)
                 other = pick if len(y) == len(x) else generator.choice(len(y), n, replace=False)
-                a.append(float(x[pick].mean()))
-                b.append(float(y[other].mean()))
-            g = g_of(a, b)
-            if g is not None:
-                found.append(g)
-        if found:
-            out[n] = float(np.median(found))
-    whole = g_of([statistics.fmean(forgot[s]) for s in seeds], [statistics.fmean(kept[s]) for s in seeds])
-    if whole is not None:
-        out[available] = whole
-    return out
+                a[s] = float(x[pick].mean())
+                b[s] = float(y[other].mean())
+            found.append(_separation(metric, a, b))
+        record(n, found)
+    whole = {s: float(arrays[s][0].mean()) for s in seeds}, {s: float(arrays[s][1].mean()) for s in seeds}
+    record(available, [_separation(metric, *whole)])
+    return g_by_n, p_by_n
 
 
 def separation_by_subsets(
@@ -213,7 +212,8 @@ class Validity:
     markdown: str
     by_images: list[Curve]
     by_subsets: list[Curve]
-    subset_p: list[dict[int, float]]  # the paired t-test's p of each curve of ``by_subsets``, by image count
+    image_p: list[dict[int, float]]  # the paired t-test's p of each curve of ``by_images``, by image count
+    subset_p: list[dict[int, float]]  # the same for ``by_subsets``
 
 
 def render_validity(store: ResultStore) -> str:
@@ -247,6 +247,7 @@ def survey(store: ResultStore) -> Validity:
     counted = defaultdict(int)
     by_images: list[Curve] = []
     by_subsets: list[Curve] = []
+    image_p: list[dict[int, float]] = []
     subset_p: list[dict[int, float]] = []
     for name in store.suites():
         manifest = store.manifest(name)
@@ -283,12 +284,13 @@ def survey(store: ResultStore) -> Validity:
                     continue
                 images_forgot, images_kept = _controls_with(members, metric, "per_image")
                 if len(images_forgot) > 1:
-                    found = separation_by_images(
+                    g_by_n, p_by_n = separation_by_images(
                         metric,
                         {seed: entry["per_image"] for seed, entry in images_forgot.items()},
                         {seed: entry["per_image"] for seed, entry in images_kept.items()},
                     )
-                    by_images.append((name, setting, heading, found))
+                    by_images.append((name, setting, heading, g_by_n))
+                    image_p.append(p_by_n)
                 subsets_forgot, subsets_kept = _controls_with(members, metric, "subsets")
                 if len(subsets_forgot) > 1:
                     g_by_n, p_by_n = separation_by_subsets(metric, subsets_forgot, subsets_kept)
@@ -308,26 +310,27 @@ def survey(store: ResultStore) -> Validity:
             "column; g is clipped to the plot's range.",
             "",
         ]
-    markdown = "\n".join(out + _render_by_images(by_images) + _render_by_subsets(by_subsets, subset_p))
-    return Validity(markdown, by_images, by_subsets, subset_p)
+    markdown = "\n".join(out + _render_by_images(by_images, image_p) + _render_by_subsets(by_subsets, subset_p))
+    return Validity(markdown, by_images, by_subsets, image_p, subset_p)
 
 
-def _render_by_images(found: list[Curve]) -> list[str]:
-    """The second table: Hedges' g of each column with per-image values at each number of evaluation images."""
+def _render_by_images(found: list[Curve], p_values: list[dict[int, float]]) -> list[str]:
+    """The second table: Hedges' g and p of each column with per-image values at each number of evaluation
+    images."""
     out = [
         "## Separation against the number of evaluation images",
         "",
         f"For the columns whose rows keep each image's value (PSNR, the backdoor regeneration rate) and whose "
-        f"'forgot' control is the retrained model's own row: Hedges' g between the controls when each seed's value "
-        f"is the mean over only n of its D_F evaluation images (the median over {DRAWS} random subsets, the same "
-        f"images for both controls), and over all of them (the count in brackets). A column whose g is still "
-        f"small at all images needs more seeds, not more images; one whose g grows with n is limited by images. "
-        f"FID and KID are not covered: their value is not a mean over images.",
+        f"'forgot' control is the retrained model's own row: Hedges' g between the controls and the p of the t-test "
+        f"paired over seeds when each seed's value is the mean over only n of its D_F evaluation images (the "
+        f"medians over {DRAWS} random subsets, the same images for both controls), and over all of them (the count "
+        f"in brackets). A column whose g is still small at all images needs more seeds, not more images; one whose "
+        f"g grows with n is limited by images. FID and KID are not means over images: they have the next table.",
         "",
     ]
     if not found:
         return out + ["No committed rows keep per-image values yet (rows written since 2026-12-01 do).", ""]
-    return out + _g_table(found, IMAGE_COUNTS)
+    return out + _g_table(found, IMAGE_COUNTS, p_values)
 
 
 def _render_by_subsets(found: list[Curve], p_values: list[dict[int, float]]) -> list[str]:
@@ -349,15 +352,14 @@ def _render_by_subsets(found: list[Curve], p_values: list[dict[int, float]]) -> 
     return out + _g_table(found, counts, p_values)
 
 
-def _g_table(found: list[Curve], counts: tuple[int, ...], p_values: list[dict[int, float]] | None = None) -> list[str]:
+def _g_table(found: list[Curve], counts: tuple[int, ...], p_values: list[dict[int, float]]) -> list[str]:
     """Rows of (suite, setting, column, {image count: g}), with each count's p where ``p_values`` (one dict per row)
     gives it; the largest count is 'all images'."""
     out = [
         "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in counts) + " | all images |",
         "|---|---|---|" + "---|" * (len(counts) + 1),
     ]
-    for number, (name, setting, heading, by_n) in enumerate(found):
-        p_by_n = p_values[number] if p_values else {}
+    for (name, setting, heading, by_n), p_by_n in zip(found, p_values, strict=True):
         whole = max(by_n) if by_n else None
         cells = [_shown_g_p(by_n, p_by_n, n) if n != whole else "—" for n in counts]
         last = "—" if whole is None else f"{_shown_g_p(by_n, p_by_n, whole)} ({whole})"

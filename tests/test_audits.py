@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 from test_runner import make_runner
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.leaderboard import FLOOR_LABEL, render
+from unlearn_bench.stats import half_width
 from unlearn_bench_plugins.backdoor import Marker, MarkerConfig
 from unlearn_bench_plugins.membership import roc_auc, tpr_at_fpr
 
@@ -376,6 +378,25 @@ def test_forget_score_starts_from_the_attack_model_in_a_suite_with_an_attack(tin
     assert rows["none"]["audit"]["fs"]["start"] == "attack"
     assert measure(rows["none"], "fs/score", "forget") == 0.0
     assert measure(rows["retrain"], "fs/score", "forget") == pytest.approx(1.0)
+    # One seed: no t-interval, but the noise section still bounds each score by resampling that seed's images.
+    text = render(runner.results.manifest("tiny"), list(rows.values()))
+    noise = text[text.index("## Forget score: the noise of seeds and of images") :]
+    line = next(line for line in noise.splitlines() if line.startswith("| Realistic-I2I"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    value, low, high = float(cells[1]), *map(float, cells[3].strip("[]").split(","))
+    assert value == pytest.approx(measure(rows["realistic-i2i"], "fs/score", "forget"), abs=5e-4)
+    assert cells[2] == "—" and low < value < high and cells[4] == "8" and cells[5] == "—"
+
+
+def test_a_single_seeds_tradeoff_bars_come_from_its_images():
+    from unlearn_bench.figures import _error_bar
+
+    generator = np.random.default_rng(0)
+    numerators = list(0.5 + 0.3 * generator.standard_normal(50))
+    (below,), (above,) = _error_bar([0.5], [(numerators, [1.0] * 50)])
+    assert 0.02 < below < 0.2 and 0.02 < above < 0.2  # about 1.96 × 0.3 / √50 = 0.08 either side
+    assert _error_bar([0.4, 0.6], [(numerators, [1.0] * 50)] * 2) == pytest.approx(half_width([0.4, 0.6]))
+    assert _error_bar([0.5], []) == 0.0  # a row without image terms: no bar
 
 
 # ----------------------------------------------------------------------------------------------- quantize

@@ -96,16 +96,17 @@ def test_separation_grows_with_the_number_of_evaluation_images_where_images_are_
     generator = np.random.default_rng(1)
     kept = {s: list(21 + 4 * generator.standard_normal(200)) for s in range(3)}
     forgot = {s: list(20 + 4 * generator.standard_normal(200)) for s in range(3)}
-    by_n = separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)
-    assert set(by_n) == {5, 50, 150, 200}  # the counts every seed has, and all 200 images
-    # PSNR is better lower on D_F (the retrained side restores worse), so forgetting shows as a positive g.
+    by_n, p_by_n = separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)
+    assert set(by_n) == set(p_by_n) == {5, 50, 150, 200}  # the counts every seed has, and all 200 images
+    # PSNR is better lower on D_F (the retrained side restores worse), so forgetting shows as a positive g, and the
+    # paired test's p falls as the images stop hiding the gap.
     assert 0 < by_n[5] < by_n[50] < by_n[150]
-    assert by_n == separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)  # seeded
+    assert p_by_n[5] > 0.05 > p_by_n[200]
+    assert p_by_n[5] > p_by_n[50] > p_by_n[150]
+    assert (by_n, p_by_n) == separation_by_images(METRICS[0], forgot, kept, counts=(5, 50, 150), draws=100)  # seeded
     # Counts beyond what a seed has are left out.
-    assert set(separation_by_images(METRICS[0], {0: [1.0] * 8, 1: [2.0] * 8}, {0: [3.0] * 8, 1: [4.0] * 8})) == {
-        5,
-        8,
-    }
+    few = separation_by_images(METRICS[0], {0: [1.0] * 8, 1: [2.0] * 8}, {0: [3.0] * 8, 1: [4.0] * 8})
+    assert set(few[0]) == {5, 8}
 
 
 def test_the_validity_page_tabulates_separation_by_image_count_from_rows_with_per_image_values(tmp_path):
@@ -121,6 +122,7 @@ def test_the_validity_page_tabulates_separation_by_image_count_from_rows_with_pe
     text = render_validity(store)
     line = next(line for line in text.splitlines() if line.startswith("| s | — | PSNR |") and "(8)" in line)
     assert line.split(" | ")[3] != "—" and line.endswith("(8) |")  # n = 5 computed; all 8 images at the end
+    assert ", p " in line.split(" | ")[3]  # with the paired test's p
 
 
 def test_a_floor_has_no_images_to_resample_so_columns_against_the_retrained_model_get_no_image_count_row(tmp_path):
