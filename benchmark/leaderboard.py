@@ -466,7 +466,8 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
             "-tradeoff-",
             "Forgetting against utility",
             "Forget score on D_F (0 = the starting model, 1 = the retrained model; the dashed line is a retrained "
-            "model of another seed, the noise floor) against PSNR on D_R; mean over seeds, bars = 95 % t-intervals.",
+            "model of another seed, the noise floor) against PSNR on D_R; mean over seeds, bars = 95 % t-intervals "
+            "(for a method with one seed, 95 % bootstrap intervals over its images).",
         ),
         (
             "-tuning-",
@@ -570,11 +571,13 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
         return [] if found is None else [(None, found)]
 
     table = []
+    one_seed = False  # a method with one seed: its interval is over images alone
     for (combo, _), methods in _image_terms(manifest, rows, forget_score).items():
         for method, seeds in methods.items():
             cells = _noise_cells(seeds)
             if cells is not None:
                 table.append([label(method, combo), *cells])
+                one_seed |= len(seeds) == 1
     out = []
     if table:
         out += [
@@ -586,7 +589,8 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
             "variance between seeds. Near 1, more evaluation images would narrow the interval; near 0, the spread "
             "comes from training and only more seeds will. The two-level bootstrap (seeds, then images) is shown "
             "beside the t-interval, not instead of it: with 2–3 seeds it has few distinct resamples and comes out too "
-            "narrow. With one seed it is over that seed's images alone, and there is no t-interval.",
+            "narrow."
+            + (" With one seed it is over that seed's images alone, and there is no t-interval." if one_seed else ""),
             "",
             tabulate(
                 table, headers=["Method", "Forget score D_F", *NOISE_HEADERS], tablefmt="github", disable_numparse=True

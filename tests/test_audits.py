@@ -344,6 +344,7 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
         measure(by["realistic-i2i", 0], "fs/score", "forget") + measure(by["realistic-i2i", 1], "fs/score", "forget")
     ) / 2
     assert f"| {mean:.3f}" in line and "| 8/8 " in line
+    assert "With one seed" not in noise  # every method has two seeds
     # PSNR is a mean over images: its rows keep each image's value (MSE, pooled over pixels, does not), and the
     # leaderboard resamples them in a second noise table.
     for row in rows:
@@ -386,6 +387,7 @@ def test_forget_score_starts_from_the_attack_model_in_a_suite_with_an_attack(tin
     value, low, high = float(cells[1]), *map(float, cells[3].strip("[]").split(","))
     assert value == pytest.approx(measure(rows["realistic-i2i"], "fs/score", "forget"), abs=5e-4)
     assert cells[2] == "—" and low < value < high and cells[4] == "8" and cells[5] == "—"
+    assert "With one seed it is over that seed's images alone" in noise
 
 
 def test_a_single_seeds_tradeoff_bars_come_from_its_images():
