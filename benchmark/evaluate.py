@@ -164,10 +164,7 @@ class FeatureSets:
         need = (spec.entry.reference, group)
         reference = self.references[need][metric.feature].to(features.device) if metric.uses_reference else None
         draws = {
-            name: [
-                float(metric.score(features[rows], None if reference is None else reference[rows]))
-                for rows in indices.to(features.device)
-            ]
+            name: metric.score_resampled(features, reference, indices.to(features.device))
             for name, indices in resamples.items()
         }
         described = {

@@ -114,6 +114,13 @@ class FeatureMetric(Metric):
     def score(self, features: torch.Tensor, reference: torch.Tensor | None) -> float:
         raise NotImplementedError
 
+    def score_resampled(
+        self, features: torch.Tensor, reference: torch.Tensor | None, rows: torch.Tensor
+    ) -> list[float]:
+        """``score`` on each row of image indices (resamples or subsets), outputs and reference indexed alike. A
+        metric may override it to share work between the rows; the values must stay ``score``'s."""
+        return [float(self.score(features[r], None if reference is None else reference[r])) for r in rows]
+
 
 def is_feature_metric(cls: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, FeatureMetric)

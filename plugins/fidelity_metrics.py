@@ -87,32 +87,89 @@ class KID(FeatureMetric):
     papers_extractor = "inception-v3-tf"
 
     def score(self, features, reference):
+        size = self._size(features, reference)
+        return float(polynomial_mmd(features, reference, self.params.subsets, size, self.params.seed).mean())
+
+    def score_resampled(self, features, reference, rows):
+        """KID on each row of image indices from the kernel matrices of the whole sets, computed once: a resample's
+        kernel entries are entries of those (the same numbers up to rounding), so each row costs gathers and sums
+        instead of its own products of 2048-wide features. Above ``KERNEL_IMAGES`` images, row by row."""
+        if len(features) > KERNEL_IMAGES or len(reference) > KERNEL_IMAGES:
+            return super().score_resampled(features, reference, rows)
+        if not len(rows):
+            return []
+        kernels = _kernels(features.double(), reference.to(features.device).double())
+        size = self._size(rows[0], rows[0])  # every row has as many images; so its subsets are the same draws
+        index_x, index_y = _subset_draws(
+            len(rows[0]), len(rows[0]), self.params.subsets, size, self.params.seed, rows.device
+        )
+        return [float(_mmd_of_blocks(kernels, r[index_x], r[index_y], size).mean()) for r in rows]
+
+    def _size(self, features, reference) -> int:
         size = min(self.params.subset_size, len(features), len(reference))
         if size < 2:
             raise CellFailed(f"KID needs at least 2 images in each set, got {len(features)} and {len(reference)}")
-        return float(polynomial_mmd(features, reference, self.params.subsets, size, self.params.seed).mean())
+        return size
+
+
+KERNEL_IMAGES = 4096  # KID's resamples read n × n kernel matrices (3 × 128 MB in double at this size)
+
+
+def _kernels(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The polynomial kernel k(a, b) = (a·b/d + 1)³ within x, within y and between them (each batched over a leading
+    dimension, if any)."""
+    d = x.shape[-1]
+    return tuple(((p @ q.mT) / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
+
+
+def _subset_draws(n: int, m: int, subsets: int, size: int, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The indices of torch-fidelity's KID subsets: ``subsets`` draws of ``size`` of n and of m without replacement,
+    from NumPy's generator seeded with ``seed``."""
+    rng = np.random.RandomState(seed)
+    draws = [(rng.choice(n, size, replace=False), rng.choice(m, size, replace=False)) for _ in range(subsets)]
+    return (
+        torch.as_tensor(np.stack([a for a, _ in draws]), device=device),
+        torch.as_tensor(np.stack([b for _, b in draws]), device=device),
+    )
+
+
+def _mmd_terms(k_aa: torch.Tensor, k_bb: torch.Tensor, k_ab: torch.Tensor, size: int) -> torch.Tensor:
+    """The unbiased MMD² of each subset from its size × size kernel blocks (batched over subsets)."""
+    within = (k_aa.sum((1, 2)) - k_aa.diagonal(dim1=1, dim2=2).sum(1)) + (
+        k_bb.sum((1, 2)) - k_bb.diagonal(dim1=1, dim2=2).sum(1)
+    )
+    return within / (size * (size - 1)) - 2 * k_ab.sum((1, 2)) / size**2
+
+
+def _mmd_of_blocks(kernels, index_x: torch.Tensor, index_y: torch.Tensor, size: int) -> torch.Tensor:
+    """:func:`_mmd_terms` of subsets given by indices into the whole sets, with their blocks gathered from the whole
+    sets' kernel matrices (``_kernels``), a few hundred MB at a time."""
+    k_xx, k_yy, k_xy = kernels
+    chunk = max(1, (256 << 20) // (3 * 8 * size * size))
+    terms = []
+    for start in range(0, len(index_x), chunk):
+        a, b = index_x[start : start + chunk], index_y[start : start + chunk]
+        blocks = (
+            k_xx[a[:, :, None], a[:, None, :]],
+            k_yy[b[:, :, None], b[:, None, :]],
+            k_xy[a[:, :, None], b[:, None, :]],
+        )
+        terms.append(_mmd_terms(*blocks, size))
+    return torch.cat(terms)
 
 
 def polynomial_mmd(x: torch.Tensor, y: torch.Tensor, subsets: int, size: int, seed: int) -> torch.Tensor:
     """torch-fidelity's KID terms, computed on the features' device: for each of ``subsets`` random subsets (the same
     indices as torch-fidelity draws, from NumPy's generator seeded with ``seed``), the unbiased MMD² of the kernel
     k(a, b) = (a·b/d + 1)³. Subsets are batched, a few hundred MB at a time."""
-    n, m, d = len(x), len(y), x.shape[1]
-    rng = np.random.RandomState(seed)
-    draws = [(rng.choice(n, size, replace=False), rng.choice(m, size, replace=False)) for _ in range(subsets)]
-    index_x = torch.as_tensor(np.stack([a for a, _ in draws]), device=x.device)
-    index_y = torch.as_tensor(np.stack([b for _, b in draws]), device=x.device)
+    index_x, index_y = _subset_draws(len(x), len(y), subsets, size, seed, x.device)
     x, y = x.double(), y.to(x.device).double()
-    per_subset = 8 * size * (2 * d + 3 * size)
+    per_subset = 8 * size * (2 * x.shape[1] + 3 * size)
     chunk = max(1, (256 << 20) // per_subset)
     terms = []
     for start in range(0, subsets, chunk):
         a, b = x[index_x[start : start + chunk]], y[index_y[start : start + chunk]]
-        k_aa, k_bb, k_ab = (((p @ q.mT) / d + 1) ** 3 for p, q in ((a, a), (b, b), (a, b)))
-        within = (k_aa.sum((1, 2)) - k_aa.diagonal(dim1=1, dim2=2).sum(1)) + (
-            k_bb.sum((1, 2)) - k_bb.diagonal(dim1=1, dim2=2).sum(1)
-        )
-        terms.append(within / (size * (size - 1)) - 2 * k_ab.sum((1, 2)) / size**2)
+        terms.append(_mmd_terms(*_kernels(a, b), size))
     return torch.cat(terms)
 
 

@@ -260,6 +260,26 @@ def test_converted_inception_matches_the_torchscript_network(converted):
         ours(images, ("logits",))
 
 
+def test_kid_on_resamples_and_subsets_equals_kid_of_each_resampled_set():
+    """KID's resampled scores come from the whole sets' kernel matrices: the same numbers as scoring every resampled
+    set on its own (the base class's loop), for resamples with repeated images and for smaller subsets."""
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.randn(30, 64, generator=generator)
+    reference = torch.randn(30, 64, generator=generator) + 0.3
+    kid = KID(KID.Params(subsets=7, subset_size=20))
+    for rows in (image_resamples("forget", 30, 5), image_subsets_of("forget", 30, 12, count=4)):
+        fast = kid.score_resampled(outputs, reference, rows)
+        slow = super(KID, kid).score_resampled(outputs, reference, rows)
+        assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12) and len(set(fast)) == len(rows)
+    with pytest.raises(CellFailed, match="at least 2 images"):
+        kid.score_resampled(outputs, reference, image_subsets_of("forget", 30, 1, count=2))
+    # Large subsets: their kernel blocks are gathered a few subsets at a time (here 2 of 3 per chunk).
+    many = torch.randn(2000, 8, generator=generator), torch.randn(2000, 8, generator=generator)
+    big = KID(KID.Params(subsets=3, subset_size=2000))
+    rows = image_resamples("retain", 2000, 1)
+    assert big.score_resampled(*many, rows) == pytest.approx(super(KID, big).score_resampled(*many, rows), rel=1e-9)
+
+
 @needs_fid_helper
 def test_fid_and_kid_equal_torch_fidelity_and_grow_with_noise(converted):
     import torch_fidelity
