@@ -115,7 +115,7 @@ def _cost(suite, cells, args):
         return row["cell"]["key"] if row and row["status"] == "ok" else None
 
     artefacts = ArtefactStore(args.cache or cache_dir() / "artefacts")
-    return estimate(cells, stored_key, artefacts, rates)
+    return estimate(cells, stored_key, artefacts, rates, suite.name)
 
 
 def _reference(metric) -> str:

@@ -8,7 +8,7 @@ import json
 import pytest
 from test_runner import make_runner
 from unlearn_bench.artefacts import ArtefactStore
-from unlearn_bench.cost import estimate, stored_rates
+from unlearn_bench.cost import Rates, estimate, stored_rates
 
 
 def stored_key(runner):
@@ -39,6 +39,10 @@ def test_an_estimate_prices_cells_from_stored_rows_and_counts_missing_models(tin
     assert todo.seconds == pytest.approx(sum(wall.values()))
     assert dict(todo.upstream) == {"original": 1, "retrained": 1}
     assert "plus training 2 upstream models not in the cache (1 original, 1 retrained)" in todo.describe()
+    assert todo.from_suite == 0 and "no earlier row of this suite" in todo.describe()
+    own = estimate(other.cells, stored_key(other), other.artefacts, rates, "tiny")
+    assert own.seconds == todo.seconds and own.from_suite == 3
+    assert "this suite's earlier rows for 3 of them" in own.describe()
 
     # A damaged row is skipped, not fatal; without the cache, the first seed's models must be trained again.
     (tmp_path / "results" / "tiny" / "cells" / "broken.json").write_text("{not json")
@@ -66,3 +70,14 @@ def test_validate_prints_the_cost_and_writes_nothing(tiny, tmp_path, capsys, mon
     assert line.startswith("cost: 6 cells, 0 up to date")
     assert not (tmp_path / "cache").exists() and not (tmp_path / "res").exists()
     json.dumps(line)  # one printable line
+
+
+def test_a_suites_own_earlier_rows_price_its_cells_before_other_suites_rows():
+    """Other suites may run the same plugins with far more images or epochs: their times are the fallback."""
+    sig, other_method = ("fmnist", "ae", "retrain"), ("fmnist", "ae", "i2i-sota")
+    rates = Rates({sig: [100.0, 120.0], ("fmnist", "mae", "retrain"): [50.0]}, {"cpu"}, {"mine": {sig: [10.0]}})
+    assert rates.cell_seconds(sig, "mine") == (10.0, True)
+    assert rates.cell_seconds(other_method, "mine") == (10.0, True)  # the same dataset and model in this suite
+    assert rates.cell_seconds(sig, "theirs") == (110.0, False) and rates.cell_seconds(sig) == (110.0, False)
+    assert rates.cell_seconds(("fmnist", "mae", "i2i-sota"), "mine") == (50.0, False)
+    assert rates.cell_seconds(("cifar10", "ae", "retrain"), "mine") is None
