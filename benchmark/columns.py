@@ -54,3 +54,14 @@ def floor_of(row: dict[str, Any], metric_id: str, split: str) -> float | None:
         details = (row.get("audit") or {}).get(auditor) or {}
         return (details.get("floor") or {}).get(measure, {}).get(split)
     return next((m.get("floor") for m in row["metrics"] if m["metric"] == metric_id and m["split"] == split), None)
+
+
+def forget_terms(row: dict[str, Any], split: str = "forget") -> tuple[list[float], list[float]] | None:
+    """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one."""
+    for metric in row["metrics"]:
+        if metric.get("name") == "forget-score" and metric["split"] == split:
+            audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
+            terms = (audit.get("per_image") or {}).get(split)
+            if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
+                return terms["numerator"], terms["denominator"]
+    return None

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .columns import attack_took, floor_of
+from .columns import attack_took, floor_of, forget_terms
 from .results import ResultStore
 from .stats import half_width, ratio_noise
 from .tuning import bound_value, settings
@@ -226,11 +226,11 @@ def tradeoff_name(suite: str, combo: tuple) -> str:
     return f"{suite}-tradeoff-{'-'.join(combo)}.png"
 
 
-def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[dict | None, float | None]:
-    """(the row's metric entry, its noise floor) of a measure of the audit plugin ``plugin`` in one row."""
+def _audit_measure(row: dict, plugin: str, measure: str, split: str) -> tuple[float | None, float | None]:
+    """(value, noise floor) of a measure of the audit plugin ``plugin`` in one row."""
     for m in row["metrics"]:
         if m["name"] == plugin and m["metric"].endswith(f"/{measure}") and m["split"] == split:
-            return m, floor_of(row, m["metric"], split)
+            return m["value"], floor_of(row, m["metric"], split)
     return None, None
 
 
@@ -276,11 +276,10 @@ def tradeoff_figures(suite: str, manifest: dict, rows: dict[str, dict]) -> dict[
             if score is None or utility is None:
                 continue
             xs, ys, x_terms, y_terms = points.setdefault(cell["method"], ([], [], [], []))
-            xs.append(score["value"])
+            xs.append(score)
             ys.append(utility["value"])
-            audit = (row.get("audit") or {}).get(score["metric"].split("/")[0]) or {}
-            if terms := (audit.get("per_image") or {}).get("forget"):
-                x_terms.append((terms["numerator"], terms["denominator"]))
+            if (terms := forget_terms(row)) is not None:
+                x_terms.append(terms)
             if utility.get("per_image"):
                 y_terms.append((utility["per_image"], [1.0] * len(utility["per_image"])))
             if floor is not None and cell["method"] == manifest["axes"]["method"][0]["id"]:
@@ -417,17 +416,20 @@ def tuning_figures(suite: str, manifest: dict, picked: dict[tuple, dict]) -> dic
 SEPARATION_RANGE = (-3.0, 10.0)  # Hedges' g drawn within this range (a constant control separates infinitely)
 
 
-def separation_figure(panels: list[tuple[str, list[tuple[str, str, str, dict[int, float]]]]]) -> bytes:
+def separation_figure(
+    panels: list[tuple[str, list[tuple[str, str, str, dict[int, float], dict[int, float]]]]],
+) -> bytes:
     """Hedges' g between the known controls (y) against the number of evaluation images (x, log scale), one panel per
-    (title, curves) and one line per curve (suite, setting, column, {images: g}), coloured by column within a panel."""
+    (title, curves) and one line per curve (suite, setting, column, {images: g}, {images: p}), coloured by column
+    within a panel."""
     figure = Figure(figsize=(5.2 * len(panels), 4.4), dpi=100)
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
     low, high = SEPARATION_RANGE
     for ax, (title, curves) in zip(axes, panels):
-        headings = sorted({heading for _, _, heading, _ in curves})
+        headings = sorted({heading for _, _, heading, _, _ in curves})
         colours = {heading: f"C{i % 10}" for i, heading in enumerate(headings)}
         labelled = set()
-        for _, _, heading, by_n in curves:
+        for _, _, heading, by_n, _ in curves:
             counts = sorted(by_n)
             ax.plot(
                 counts,

@@ -16,7 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .columns import attack_took, better, current_rows, floor_of
+from .columns import attack_took, better, current_rows, floor_of, forget_terms
 from .errors import UserError
 from .figures import (
     ascent_curves,
@@ -183,7 +183,7 @@ def _seed_images(rows: list[dict], metric_id: str, split: str) -> dict[int, Imag
             elif m.get("per_image"):
                 terms = ImageTerms.of_mean(m["per_image"])
             else:
-                ratio = _forget_terms(r, split)
+                ratio = forget_terms(r, split)
                 terms = ratio and ImageTerms.of_ratio(*ratio)
             if terms is not None:
                 found[r["seed"]] = terms
@@ -497,17 +497,6 @@ def render(manifest: dict[str, Any], all_rows: list[dict[str, Any]], figures: li
     return "\n".join(out)
 
 
-def _forget_terms(row: dict[str, Any], split: str = "forget") -> tuple[list[float], list[float]] | None:
-    """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one."""
-    for metric in row["metrics"]:
-        if metric.get("name") == "forget-score" and metric["split"] == split:
-            audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
-            terms = (audit.get("per_image") or {}).get(split)
-            if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
-                return terms["numerator"], terms["denominator"]
-    return None
-
-
 def _noise_cells(seeds: list[tuple[list[float], list[float]]]) -> list[str] | None:
     """A noise table's numbers for one method's per-seed image terms: the mean, its t-interval over seeds, the
     two-level bootstrap interval (with one seed, over its images alone), the image counts and the share of the
@@ -567,7 +556,7 @@ def _render_image_noise(manifest: dict[str, Any], rows: dict[str, dict]) -> list
         return labels.get(method, method) + (f" · {' · '.join(combo)}" if len(combos) > 1 else "")
 
     def forget_score(row):
-        found = _forget_terms(row)
+        found = forget_terms(row)
         return [] if found is None else [(None, found)]
 
     table = []

@@ -123,13 +123,6 @@ def separation_by_images(
     arrays = {s: (np.asarray(forgot[s], dtype=float), np.asarray(kept[s], dtype=float)) for s in seeds}
     g_by_n: dict[int, float] = {}
     p_by_n: dict[int, float] = {}
-
-    def record(n: int, found: list[tuple[float | None, float | None]]) -> None:
-        if gs := [g for g, _ in found if g is not None]:
-            g_by_n[n] = float(np.median(gs))
-        if ps := [p for _, p in found if p is not None]:
-            p_by_n[n] = float(np.median(ps))
-
     for n in [c for c in counts if c < available]:
         found = []
         for _ in range(draws):
@@ -141,9 +134,9 @@ def separation_by_images(
                 a[s] = float(x[pick].mean())
                 b[s] = float(y[other].mean())
             found.append(_separation(metric, a, b))
-        record(n, found)
+        _record_medians(g_by_n, p_by_n, n, found)
     whole = {s: float(arrays[s][0].mean()) for s in seeds}, {s: float(arrays[s][1].mean()) for s in seeds}
-    record(available, [_separation(metric, *whole)])
+    _record_medians(g_by_n, p_by_n, available, [_separation(metric, *whole)])
     return g_by_n, p_by_n
 
 
@@ -159,7 +152,6 @@ def separation_by_subsets(
     sizes = set.intersection(*(set(entry["subsets"]) for entry in entries))
     g_by_n: dict[int, float] = {}
     p_by_n: dict[int, float] = {}
-
     for n in sorted(sizes, key=int):
         found = [
             _separation(
@@ -167,17 +159,22 @@ def separation_by_subsets(
             )
             for k in range(min(len(entry["subsets"][n]) for entry in entries))
         ]
-        if gs := [g for g, _ in found if g is not None]:
-            g_by_n[int(n)] = float(np.median(gs))
-        if ps := [p for _, p in found if p is not None]:
-            p_by_n[int(n)] = float(np.median(ps))
+        _record_medians(g_by_n, p_by_n, int(n), found)
     whole = min(entry["images"] for entry in entries)
-    g, p = _separation(metric, {s: forgot[s]["value"] for s in seeds}, {s: kept[s]["value"] for s in seeds})
-    if g is not None:
-        g_by_n[whole] = g
-    if p is not None:
-        p_by_n[whole] = p
+    found = [_separation(metric, {s: forgot[s]["value"] for s in seeds}, {s: kept[s]["value"] for s in seeds})]
+    _record_medians(g_by_n, p_by_n, whole, found)
     return g_by_n, p_by_n
+
+
+def _record_medians(
+    g_by_n: dict[int, float], p_by_n: dict[int, float], n: int, found: list[tuple[float | None, float | None]]
+) -> None:
+    """Store at ``n`` the medians of the (g, p) pairs in ``found`` that have each (``_separation`` gives None for
+    what it cannot compute)."""
+    if gs := [g for g, _ in found if g is not None]:
+        g_by_n[n] = float(np.median(gs))
+    if ps := [p for _, p in found if p is not None]:
+        p_by_n[n] = float(np.median(ps))
 
 
 def _separation(metric: dict, forgot: dict[int, float], kept: dict[int, float]) -> tuple[float | None, float | None]:
@@ -198,9 +195,9 @@ def _oriented(metric: dict, values: list[float]) -> list[float] | None:
     return {"↑": values, "↓": [-v for v in values]}.get(arrow)
 
 
-# One column's separation at each number of evaluation images: (suite, setting, column heading, {images: g}); the
-# largest image count is 'all images'.
-Curve = tuple[str, str, str, dict[int, float]]
+# One column's separation at each number of evaluation images: (suite, setting, column heading, {images: g},
+# {images: paired p}); the largest image count is 'all images'.
+Curve = tuple[str, str, str, dict[int, float], dict[int, float]]
 FIGURE = "metric-validity-images.png"
 
 
@@ -212,8 +209,6 @@ class Validity:
     markdown: str
     by_images: list[Curve]
     by_subsets: list[Curve]
-    image_p: list[dict[int, float]]  # the paired t-test's p of each curve of ``by_images``, by image count
-    subset_p: list[dict[int, float]]  # the same for ``by_subsets``
 
 
 def render_validity(store: ResultStore) -> str:
@@ -247,8 +242,6 @@ def survey(store: ResultStore) -> Validity:
     counted = defaultdict(int)
     by_images: list[Curve] = []
     by_subsets: list[Curve] = []
-    image_p: list[dict[int, float]] = []
-    subset_p: list[dict[int, float]] = []
     for name in store.suites():
         manifest = store.manifest(name)
         if manifest.get("tuning"):  # its controls are its base suite's cells again: counting them twice adds nothing
@@ -289,13 +282,11 @@ def survey(store: ResultStore) -> Validity:
                         {seed: entry["per_image"] for seed, entry in images_forgot.items()},
                         {seed: entry["per_image"] for seed, entry in images_kept.items()},
                     )
-                    by_images.append((name, setting, heading, g_by_n))
-                    image_p.append(p_by_n)
+                    by_images.append((name, setting, heading, g_by_n, p_by_n))
                 subsets_forgot, subsets_kept = _controls_with(members, metric, "subsets")
                 if len(subsets_forgot) > 1:
                     g_by_n, p_by_n = separation_by_subsets(metric, subsets_forgot, subsets_kept)
-                    by_subsets.append((name, setting, heading, g_by_n))
-                    subset_p.append(p_by_n)
+                    by_subsets.append((name, setting, heading, g_by_n, p_by_n))
     out += [
         "",
         f"{counted['separating']} of {counted['columns']} columns separate the controls at p < {ALPHA:g} in the "
@@ -310,11 +301,11 @@ def survey(store: ResultStore) -> Validity:
             "column; g is clipped to the plot's range.",
             "",
         ]
-    markdown = "\n".join(out + _render_by_images(by_images, image_p) + _render_by_subsets(by_subsets, subset_p))
-    return Validity(markdown, by_images, by_subsets, image_p, subset_p)
+    markdown = "\n".join(out + _render_by_images(by_images) + _render_by_subsets(by_subsets))
+    return Validity(markdown, by_images, by_subsets)
 
 
-def _render_by_images(found: list[Curve], p_values: list[dict[int, float]]) -> list[str]:
+def _render_by_images(found: list[Curve]) -> list[str]:
     """The second table: Hedges' g and p of each column with per-image values at each number of evaluation
     images."""
     out = [
@@ -330,10 +321,10 @@ def _render_by_images(found: list[Curve], p_values: list[dict[int, float]]) -> l
     ]
     if not found:
         return out + ["No committed rows keep per-image values yet (rows written since 2026-12-01 do).", ""]
-    return out + _g_table(found, IMAGE_COUNTS, p_values)
+    return out + _g_table(found, IMAGE_COUNTS)
 
 
-def _render_by_subsets(found: list[Curve], p_values: list[dict[int, float]]) -> list[str]:
+def _render_by_subsets(found: list[Curve]) -> list[str]:
     """The third table: Hedges' g of each feature metric at each image-subset size its rows recorded."""
     out = [
         "## FID and KID against the number of evaluation images",
@@ -348,18 +339,18 @@ def _render_by_subsets(found: list[Curve], p_values: list[dict[int, float]]) -> 
     ]
     if not found:
         return out + ["No committed rows record feature metrics on image subsets yet.", ""]
-    counts = tuple(sorted({n for *_, by_n in found for n in by_n if n != max(by_n)}))
-    return out + _g_table(found, counts, p_values)
+    counts = tuple(sorted({n for *_, by_n, _ in found for n in by_n if n != max(by_n)}))
+    return out + _g_table(found, counts)
 
 
-def _g_table(found: list[Curve], counts: tuple[int, ...], p_values: list[dict[int, float]]) -> list[str]:
-    """Rows of (suite, setting, column, {image count: g}), with each count's p where ``p_values`` (one dict per row)
-    gives it; the largest count is 'all images'."""
+def _g_table(found: list[Curve], counts: tuple[int, ...]) -> list[str]:
+    """A row per curve: g at each image count, with its p where the curve has one; the largest count is 'all
+    images'."""
     out = [
         "| suite | setting | column on D_F | " + " | ".join(f"n = {n}" for n in counts) + " | all images |",
         "|---|---|---|" + "---|" * (len(counts) + 1),
     ]
-    for (name, setting, heading, by_n), p_by_n in zip(found, p_values, strict=True):
+    for name, setting, heading, by_n, p_by_n in found:
         whole = max(by_n) if by_n else None
         cells = [_shown_g_p(by_n, p_by_n, n) if n != whole else "—" for n in counts]
         last = "—" if whole is None else f"{_shown_g_p(by_n, p_by_n, whole)} ({whole})"
