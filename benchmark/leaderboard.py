@@ -333,12 +333,18 @@ def _rank_line(
         (a, b): paired_p(ours[a], ours[b], (images[a], images[b])) for i, a in enumerate(names) for b in names[i + 1 :]
     }
     significant = holm({pair: p for pair, p in pairs.items() if p is not None})
-    ordered = [pair for pair, yes in significant.items() if yes]
-    agree = sum((theirs_good[a] > theirs_good[b]) == (mean[a] > mean[b]) for a, b in ordered)
+    ordered = sorted(
+        ((a, b) if mean[a] > mean[b] else (b, a) for (a, b), yes in significant.items() if yes),
+        key=lambda pair: (mine.index(pair[0]), mine.index(pair[1])),
+    )
+    verdicts = {"as in the paper": [], "against it": [], "tied in the paper": []}
+    for a, b in ordered:
+        how = "as in the paper" if theirs_good[a] > theirs_good[b] else "against it"
+        verdicts["tied in the paper" if theirs_good[a] == theirs_good[b] else how].append(f"{a} > {b}")
+    said = "; ".join(f"{len(found)} {how}: {', '.join(found)}" for how, found in verdicts.items() if found)
     return (
         f"paper {' > '.join(theirs)}; ours {' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
-        f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant"
-        + (f", {agree} of them as in the paper." if ordered else ".")
+        f"{len(ordered)} of {len(pairs)} of our pairwise orders are significant" + (f" ({said})." if said else ".")
     )
 
 

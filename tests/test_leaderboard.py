@@ -314,3 +314,27 @@ def test_a_ranking_names_paper_columns_and_our_columns(tiny, tmp_path, capsys):
         path = tiny.write_suite(tmp_path, RANKED.replace(old, new))
         assert main(["validate", str(path)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_ranking_names_each_significant_pair_and_whether_the_paper_agrees():
+    """Synthetic goodness over 6 seeds: A, B, C and D differ by consistent shifts (every pair significant), E is A
+    plus noise of either sign (never told from A). Each significant pair is named, in our order, under what the paper
+    says of it."""
+    from unlearn_bench.leaderboard import _rank_line
+
+    jitter = [0.3, -0.2, 0.1, -0.4, 0.2, 0.0]
+    ours = {
+        "A": {s: 10.0 + j for s, j in enumerate(jitter)},
+        "B": {s: 20.0 - j for s, j in enumerate(jitter)},
+        "C": {s: 0.0 + j / 2 for s, j in enumerate(jitter)},
+        "D": {s: 5.0 - j / 2 for s, j in enumerate(jitter)},
+        "E": {s: 10.0 + j + (3.0 if s % 2 else -3.0) for s, j in enumerate(jitter)},
+    }
+    paper = {"columns": ["X ↑ D_F"], "rows": {"A": [4.0], "B": [3.0], "C": [2.0], "D": [2.0], "E": [1.0]}}
+    line = _rank_line(paper, "X ↑ D_F", "X ↑ D_F", (ours, {name: {} for name in ours}))
+    assert "9 of 10 of our pairwise orders are significant" in line
+    assert "ours B > A > E > D > C" in line
+    assert "(5 as in the paper: B > E, B > D, B > C, A > D, A > C; 3 against it: B > A, E > D, E > C; " in line
+    assert "1 tied in the paper: D > C)." in line
+    named = line.split("significant (")[1]
+    assert "A > E" not in named and "E > A" not in named
