@@ -56,12 +56,20 @@ def floor_of(row: dict[str, Any], metric_id: str, split: str) -> float | None:
     return next((m.get("floor") for m in row["metrics"] if m["metric"] == metric_id and m["split"] == split), None)
 
 
-def forget_terms(row: dict[str, Any], split: str = "forget") -> tuple[list[float], list[float]] | None:
-    """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one."""
+def forget_terms(
+    row: dict[str, Any], split: str = "forget", floor: bool = False
+) -> tuple[list[float], list[float]] | None:
+    """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one; with
+    ``floor``, those of its noise floor (the second retrained model's numerators over the same denominators; rows
+    made before 2026-12-02 lack them)."""
     for metric in row["metrics"]:
         if metric.get("name") == "forget-score" and metric["split"] == split:
             audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}
             terms = (audit.get("per_image") or {}).get(split)
-            if isinstance(terms, dict) and "numerator" in terms and "denominator" in terms:
+            if not (isinstance(terms, dict) and "numerator" in terms and "denominator" in terms):
+                return None
+            if not floor:
                 return terms["numerator"], terms["denominator"]
+            twin = ((audit.get("floor_per_image") or {}).get(split) or {}).get("numerator")
+            return (twin, terms["denominator"]) if twin is not None else None
     return None

@@ -28,7 +28,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .columns import attack_took, better, current_rows, floor_of
+from .columns import attack_took, better, current_rows, floor_of, forget_terms
 from .results import ResultStore
 from .stats import ALPHA, format_mean, paired_p
 
@@ -105,6 +105,23 @@ def _controls_with(rows: list[dict], metric: dict, field: str) -> tuple[dict[int
     return {s: found[FORGOT][s] for s in seeds}, {s: found[NOT_FORGOT][s] for s in seeds}
 
 
+def _floor_terms(rows: list[dict], metric: dict) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
+    """For the forget score: ((floor, starting model) numerators, (their denominators)) per seed, both from the
+    starting model's rows, which record the second retrained model's per-image terms beside their own (all 0). Empty
+    for any other column, and for rows made before the floor's terms were recorded."""
+    numerators: tuple[dict, dict] = ({}, {})
+    denominators: tuple[dict, dict] = ({}, {})
+    for row, control, entry in _control_entries(rows, metric):
+        if control != NOT_FORGOT or entry.get("name") != "forget-score":
+            continue
+        floor, own = forget_terms(row, floor=True), forget_terms(row)
+        if floor is not None and own is not None:
+            for side, (found, below) in enumerate((floor, own)):
+                numerators[side][row["seed"]] = found
+                denominators[side][row["seed"]] = below
+    return numerators, denominators
+
+
 def separation_by_images(
     metric: dict,
     forgot: dict[int, list[float]],
@@ -112,15 +129,24 @@ def separation_by_images(
     counts: tuple[int, ...] = IMAGE_COUNTS,
     draws: int = DRAWS,
     seed: int = 0,
+    denominators: tuple[dict[int, list[float]], dict[int, list[float]]] | None = None,
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Hedges' g and the paired t-test's p between the two controls when each seed's value is the mean over only
     ``n`` of its evaluation images (the medians over ``draws`` random subsets, the same images for both controls
     where a seed's two rows have the same number of images, as they do when they share the split), for each ``n`` of
-    ``counts`` that every seed has, and at all of its images (key: the smallest image count of any seed)."""
+    ``counts`` that every seed has, and at all of its images (key: the smallest image count of any seed). With
+    ``denominators`` (each side's per seed), a seed's value is the ratio of the sums over the images, as the forget
+    score is: ``forgot`` and ``kept`` then hold the numerators."""
     generator = np.random.default_rng(seed)
     seeds = sorted(forgot)
     available = min(min(len(forgot[s]), len(kept[s])) for s in seeds)
-    arrays = {s: (np.asarray(forgot[s], dtype=float), np.asarray(kept[s], dtype=float)) for s in seeds}
+
+    def ratio(values: list[float], weights: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+        numerators = np.asarray(values, dtype=float)
+        return numerators, np.ones_like(numerators) if weights is None else np.asarray(weights, dtype=float)
+
+    below = denominators or ({}, {})
+    arrays = {s: (ratio(forgot[s], below[0].get(s)), ratio(kept[s], below[1].get(s))) for s in seeds}
     g_by_n: dict[int, float] = {}
     p_by_n: dict[int, float] = {}
     for n in [c for c in counts if c < available]:
@@ -128,16 +154,25 @@ def separation_by_images(
         for _ in range(draws):
             a, b = {}, {}
             for s in seeds:
-                x, y = arrays[s]
+                (x, dx), (y, dy) = arrays[s]
                 pick = generator.choice(len(x), n, replace=False)
                 other = pick if len(y) == len(x) else generator.choice(len(y), n, replace=False)
-                a[s] = float(x[pick].mean())
-                b[s] = float(y[other].mean())
+                a[s] = _ratio_of_sums(x[pick], dx[pick])
+                b[s] = _ratio_of_sums(y[other], dy[other])
             found.append(_separation(metric, a, b))
         _record_medians(g_by_n, p_by_n, n, found)
-    whole = {s: float(arrays[s][0].mean()) for s in seeds}, {s: float(arrays[s][1].mean()) for s in seeds}
+    whole = (
+        {s: _ratio_of_sums(*arrays[s][0]) for s in seeds},
+        {s: _ratio_of_sums(*arrays[s][1]) for s in seeds},
+    )
     _record_medians(g_by_n, p_by_n, available, [_separation(metric, *whole)])
     return g_by_n, p_by_n
+
+
+def _ratio_of_sums(numerators: np.ndarray, denominators: np.ndarray) -> float:
+    """Σ numerators / Σ denominators (the mean where every denominator is 1); NaN where the denominators sum to 0."""
+    total = float(denominators.sum())
+    return float(numerators.sum()) / total if total > 0 else math.nan
 
 
 def separation_by_subsets(
@@ -273,16 +308,20 @@ def survey(store: ResultStore) -> Validity:
                     f"| {name} | {setting} | {heading} | {format_mean(a)} ({source}) | {format_mean(b)} | {shown_g} | "
                     f"{'—' if p is None else f'{p:.2g}'} | {'yes' if separates else 'no'} |"
                 )
-                if source != "retrained":  # a floor is one number per seed: it has no images to resample
-                    continue
-                images_forgot, images_kept = _controls_with(members, metric, "per_image")
-                if len(images_forgot) > 1:
-                    g_by_n, p_by_n = separation_by_images(
-                        metric,
+                if source == "retrained":
+                    images_forgot, images_kept = _controls_with(members, metric, "per_image")
+                    values = (
                         {seed: entry["per_image"] for seed, entry in images_forgot.items()},
                         {seed: entry["per_image"] for seed, entry in images_kept.items()},
                     )
+                    denominators = None
+                else:
+                    values, denominators = _floor_terms(members, metric)
+                if len(values[0]) > 1:
+                    g_by_n, p_by_n = separation_by_images(metric, *values, denominators=denominators)
                     by_images.append((name, setting, heading, g_by_n, p_by_n))
+                if source != "retrained":  # a metric's floor is one number per seed: it has no image subsets
+                    continue
                 subsets_forgot, subsets_kept = _controls_with(members, metric, "subsets")
                 if len(subsets_forgot) > 1:
                     g_by_n, p_by_n = separation_by_subsets(metric, subsets_forgot, subsets_kept)
@@ -312,8 +351,10 @@ def _render_by_images(found: list[Curve]) -> list[str]:
         "## Separation against the number of evaluation images",
         "",
         f"For the columns whose rows keep each image's value (PSNR, the backdoor regeneration rate) and whose "
-        f"'forgot' control is the retrained model's own row: Hedges' g between the controls and the p of the t-test "
-        f"paired over seeds when each seed's value is the mean over only n of its D_F evaluation images (the "
+        f"'forgot' control is the retrained model's own row, and for the forget score where the starting model's "
+        f"rows keep its floor's per-image terms (a second retrained model's; rows since 2026-12-02): Hedges' g "
+        f"between the controls and the p of the t-test paired over seeds when each seed's value is taken over only "
+        f"n of its D_F evaluation images (the mean, or for the forget score the ratio of the summed terms; the "
         f"medians over {DRAWS} random subsets, the same images for both controls), and over all of them (the count "
         f"in brackets). A column whose g is still small at all images needs more seeds, not more images; one whose "
         f"g grows with n is limited by images. FID and KID are not means over images: they have the next table.",

@@ -101,6 +101,9 @@ class ForgetScore(Attack):
                     part: {name: _rounded(t) for name, t in zip(("numerator", "denominator"), terms[part]["model"])}
                     for part in SPLITS
                 },
+                # The twin's numerators: its denominators are the model's (the same start → retrained segment), so
+                # the floor can be resampled over images too.
+                "floor_per_image": {part: {"numerator": _rounded(terms[part]["twin"][0])} for part in SPLITS},
                 "images": {part: len(terms[part]["model"][0]) for part in SPLITS},
             },
         )

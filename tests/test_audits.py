@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 from test_runner import make_runner
+from unlearn_bench.columns import forget_terms
 from unlearn_bench.errors import CellFailed
 from unlearn_bench.leaderboard import FLOOR_LABEL, render
 from unlearn_bench.stats import half_width
+from unlearn_bench.validity import render_validity
 from unlearn_bench_plugins.backdoor import Marker, MarkerConfig
 from unlearn_bench_plugins.membership import roc_auc, tpr_at_fpr
 
@@ -329,6 +331,10 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
             and floor != pytest.approx(1.0)
             and floor == by["retrain", seed]["audit"]["fs"]["floor"]["score"]["forget"]
         )
+        # The row keeps the twin's per-image numerators (over the row's own denominators) to resample the floor too.
+        numerators, denominators = forget_terms(by["none", seed], floor=True)
+        assert denominators == details["per_image"]["forget"]["denominator"]
+        assert sum(numerators) / sum(denominators) == pytest.approx(floor, rel=1e-4)
     twin = runner.artefacts.load("twin", runner.cells[0].keys["twin"])
     retrained = runner.artefacts.load("retrained", runner.cells[0].keys["retrained"])
     assert twin[1]["source"].startswith("trained with seed 200003")
@@ -370,6 +376,9 @@ def test_forget_score_audit_places_the_start_at_zero_the_retrained_at_one_and_re
         and figures["tiny-tradeoff-tiny-hole-ae.png"][:4] == b"\x89PNG"
     )
     assert "## Forgetting against utility" in render(manifest, rows, list(figures))
+    # The metric meta-evaluation resamples the forget score's images on both sides: the floor and the start (all 0).
+    by_images = render_validity(runner.results).split("## Separation against the number of evaluation images")[1]
+    assert "| tiny | — | Forget score | " in by_images
 
 
 def test_forget_score_starts_from_the_attack_model_in_a_suite_with_an_attack(tiny, tmp_path):

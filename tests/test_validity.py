@@ -167,3 +167,23 @@ def test_feature_metrics_recorded_on_image_subsets_get_their_separation_by_image
     changed, _ = write_leaderboards(store, tmp_path / "out", suites=[])
     assert (tmp_path / "out" / FIGURE).read_bytes().startswith(b"\x89PNG") and tmp_path / "out" / FIGURE in changed
     assert write_leaderboards(store, tmp_path / "out", suites=[], check=True)[0] == []
+
+
+def test_separation_by_images_takes_ratios_of_sums_where_rows_keep_denominators():
+    """The forget score of a set of images is Σ numerators / Σ denominators, not the mean of per-image ratios: with
+    unit denominators the separation is the plain one; with others, 'all images' is the ratio of the sums."""
+    from unlearn_bench.validity import _oriented, separation_by_images
+
+    score = {"id": "fs/score", "display_name": "Forget score", "higher_is_better": None, "target": {"forget": 1.0}}
+    generator = np.random.default_rng(2)
+    forgot = {s: list(0.8 + 0.5 * generator.standard_normal(12)) for s in range(3)}
+    kept = {s: [0.0] * 12 for s in range(3)}  # the starting model scores exactly 0 on every image
+    ones = ({s: [1.0] * 12 for s in range(3)}, {s: [1.0] * 12 for s in range(3)})
+    assert separation_by_images(score, forgot, kept, counts=(5,), draws=20) == separation_by_images(
+        score, forgot, kept, counts=(5,), draws=20, denominators=ones
+    )
+    weights = {s: list(generator.uniform(0.1, 3.0, 12)) for s in range(3)}
+    by_n, _ = separation_by_images(score, forgot, kept, counts=(5,), draws=20, denominators=(weights, weights))
+    ratios = [sum(forgot[s]) / sum(weights[s]) for s in range(3)]
+    assert by_n[12] == pytest.approx(hedges_g(_oriented(score, ratios), _oriented(score, [0.0] * 3)))
+    assert ratios != pytest.approx([np.mean(np.divide(forgot[s], weights[s])) for s in range(3)])
