@@ -61,7 +61,7 @@ def forget_terms(
 ) -> tuple[list[float], list[float]] | None:
     """The per-image numerator and denominator terms of a row's forget score on ``split``, if it has one; with
     ``floor``, those of its noise floor (the second retrained model's numerators over the same denominators; rows
-    made before 2026-12-02 lack them)."""
+    written before the audit recorded them lack them)."""
     for metric in row["metrics"]:
         if metric.get("name") == "forget-score" and metric["split"] == split:
             audit = (row.get("audit") or {}).get(metric["metric"].split("/")[0]) or {}

@@ -352,7 +352,7 @@ def _render_by_images(found: list[Curve]) -> list[str]:
         "",
         f"For the columns whose rows keep each image's value (PSNR, the backdoor regeneration rate) and whose "
         f"'forgot' control is the retrained model's own row, and for the forget score where the starting model's "
-        f"rows keep its floor's per-image terms (a second retrained model's; rows since 2026-12-02): Hedges' g "
+        f"rows keep its floor's per-image terms (a second retrained model's; newer rows do): Hedges' g "
         f"between the controls and the p of the t-test paired over seeds when each seed's value is taken over only "
         f"n of its D_F evaluation images (the mean, or for the forget score the ratio of the summed terms; the "
         f"medians over {DRAWS} random subsets, the same images for both controls), and over all of them (the count "
