@@ -141,12 +141,13 @@ def separation_by_images(
     seeds = sorted(forgot)
     available = min(min(len(forgot[s]), len(kept[s])) for s in seeds)
 
-    def ratio(values: list[float], weights: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    def terms(values: list[float], weights: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+        """(numerators, denominators) of one seed's images: a unit denominator each for a plain mean."""
         numerators = np.asarray(values, dtype=float)
         return numerators, np.ones_like(numerators) if weights is None else np.asarray(weights, dtype=float)
 
     below = denominators or ({}, {})
-    arrays = {s: (ratio(forgot[s], below[0].get(s)), ratio(kept[s], below[1].get(s))) for s in seeds}
+    arrays = {s: (terms(forgot[s], below[0].get(s)), terms(kept[s], below[1].get(s))) for s in seeds}
     g_by_n: dict[int, float] = {}
     p_by_n: dict[int, float] = {}
     for n in [c for c in counts if c < available]:
