@@ -339,8 +339,9 @@ def _rank_line(
     )
     verdicts = {"as in the paper": [], "against it": [], "tied in the paper": []}
     for a, b in ordered:
-        how = "as in the paper" if theirs_good[a] > theirs_good[b] else "against it"
-        verdicts["tied in the paper" if theirs_good[a] == theirs_good[b] else how].append(f"{a} > {b}")
+        gap = theirs_good[a] - theirs_good[b]
+        how = "as in the paper" if gap > 0 else "against it" if gap < 0 else "tied in the paper"
+        verdicts[how].append(f"{a} > {b}")
     said = "; ".join(f"{len(found)} {how}: {', '.join(found)}" for how, found in verdicts.items() if found)
     return (
         f"paper {' > '.join(theirs)}; ours {' > '.join(mine)}. Kendall τ = {tau} over {len(names)} methods; "
